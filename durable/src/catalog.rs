@@ -1,0 +1,263 @@
+//! Catalog writes inside the hub: provisioning, create, update and soft delete of products,
+//! categories, customers and outlets.
+
+use kasir_core::entity::{catalog_spec, row_to_record, EntitySpec, SqlValue};
+use kasir_core::error::ApiError;
+use serde_json::{json, Map, Value};
+use worker::D1PreparedStatement;
+
+use crate::db::{self, Row};
+use crate::protocol::{NewOutlet, NewUser, SaveMode, Saved};
+use crate::{internal, now_rfc3339, Writer};
+
+/// Creates the tenant's version row, its owner and its first outlet in one batch.
+pub(crate) async fn provision(writer: &mut Writer<'_>, owner: NewUser, outlet: NewOutlet) -> Result<Value, ApiError> {
+    let now = now_rfc3339();
+    let version = writer.current_version().await? + 1;
+    let tenant = db::text(&writer.tenant_id);
+    let statements = vec![
+        db::statement(
+            &writer.db,
+            "INSERT INTO users (tenant_id, id, email, name, role, password_hash, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            &[
+                tenant.clone(),
+                db::text(&owner.id),
+                db::text(&owner.email),
+                db::text(&owner.name),
+                db::text(owner.role.as_str()),
+                db::text(&owner.password_hash),
+                db::text(&now),
+                db::text(&now),
+            ],
+        )
+        .map_err(internal)?,
+        db::statement(
+            &writer.db,
+            "INSERT INTO outlets (tenant_id, id, code, name, version, created_at, updated_at, sync_source) VALUES (?, ?, ?, ?, ?, ?, ?, 'admin')",
+            &[
+                tenant,
+                db::text(&outlet.id),
+                db::text(&outlet.code),
+                db::text(&outlet.name),
+                db::int(version),
+                db::text(&now),
+                db::text(&now),
+            ],
+        )
+        .map_err(internal)?,
+    ];
+    writer.commit(statements, version).await?;
+    Ok(json!({ "owner_id": owner.id, "outlet_id": outlet.id }))
+}
+
+fn spec_of(entity: &str) -> Result<&'static EntitySpec, ApiError> {
+    catalog_spec(entity).ok_or_else(|| ApiError::internal(format!("not a catalog entity: {entity}")))
+}
+
+/// Reads one row of a catalog or sales table by id, deleted or not.
+pub(crate) async fn load(writer: &Writer<'_>, table: &str, id: &str) -> Result<Option<Row>, ApiError> {
+    // `table` always comes from a constant entity spec, never from the client.
+    let sql = format!("SELECT * FROM {table} WHERE tenant_id = ? AND id = ?");
+    db::first(&writer.db, &sql, &[db::text(&writer.tenant_id), db::text(id)])
+        .await
+        .map_err(internal)
+}
+
+/// Converts a validated JSON field to its stored form (booleans as 0/1).
+pub(crate) fn to_sql(value: &Value) -> SqlValue {
+    match value {
+        Value::Null => SqlValue::Null,
+        Value::Bool(flag) => SqlValue::Int(i64::from(*flag)),
+        Value::Number(number) => SqlValue::Int(number.as_i64().unwrap_or_else(|| number.as_f64().unwrap_or(0.0) as i64)),
+        Value::String(text) => SqlValue::Text(text.clone()),
+        other => SqlValue::Text(other.to_string()),
+    }
+}
+
+/// Keeps only the spec's columns, in spec order, so no client key reaches SQL text.
+pub(crate) fn columns_of(spec: &EntitySpec, fields: &Map<String, Value>) -> Vec<(&'static str, SqlValue)> {
+    spec.columns
+        .iter()
+        .filter_map(|column| fields.get(column.name).map(|value| (column.name, to_sql(value))))
+        .collect()
+}
+
+/// Checks that referenced records exist and are live.
+pub(crate) async fn check_references(
+    writer: &Writer<'_>,
+    spec: &EntitySpec,
+    values: &[(&'static str, SqlValue)],
+) -> Result<(), ApiError> {
+    for (column, table) in spec.references {
+        let Some((_, SqlValue::Text(id))) = values.iter().find(|(name, _)| name == column) else {
+            continue;
+        };
+        let found = load(writer, table, id).await?;
+        let live = found.is_some_and(|row| row.get("deleted_at").is_none_or(Value::is_null));
+        if !live {
+            return Err(ApiError::invalid(*column, "invalid_reference"));
+        }
+    }
+    Ok(())
+}
+
+/// Checks the entity's unique column against other live records.
+pub(crate) async fn check_unique(
+    writer: &Writer<'_>,
+    spec: &EntitySpec,
+    id: &str,
+    values: &[(&'static str, SqlValue)],
+) -> Result<(), ApiError> {
+    let Some((column, message_key)) = spec.unique else {
+        return Ok(());
+    };
+    let Some((_, value)) = values.iter().find(|(name, _)| *name == column) else {
+        return Ok(());
+    };
+    let sql = format!(
+        "SELECT id FROM {} WHERE tenant_id = ? AND {column} = ? AND id <> ? AND deleted_at IS NULL",
+        spec.name
+    );
+    let taken = db::first(&writer.db, &sql, &[db::text(&writer.tenant_id), value.clone(), db::text(id)])
+        .await
+        .map_err(internal)?;
+    match taken {
+        Some(_) => Err(ApiError::conflict(message_key)),
+        None => Ok(()),
+    }
+}
+
+/// Builds the INSERT of a new record or the UPDATE of an existing one at `version`.
+pub(crate) fn write_statement(
+    writer: &Writer<'_>,
+    spec: &EntitySpec,
+    id: &str,
+    values: &[(&'static str, SqlValue)],
+    exists: bool,
+    version: i64,
+    sync_source: &str,
+) -> Result<D1PreparedStatement, ApiError> {
+    let now = now_rfc3339();
+    let (sql, mut args) = if exists {
+        let assignments: Vec<String> = values.iter().map(|(column, _)| format!("{column} = ?")).collect();
+        let mut sql = format!("UPDATE {} SET ", spec.name);
+        for assignment in &assignments {
+            sql.push_str(assignment);
+            sql.push_str(", ");
+        }
+        sql.push_str("version = ?, updated_at = ?, sync_source = ? WHERE tenant_id = ? AND id = ?");
+        let mut args: Vec<SqlValue> = values.iter().map(|(_, value)| value.clone()).collect();
+        args.extend([
+            db::int(version),
+            db::text(&now),
+            db::text(sync_source),
+            db::text(&writer.tenant_id),
+            db::text(id),
+        ]);
+        (sql, args)
+    } else {
+        let names: Vec<&str> = values.iter().map(|(column, _)| *column).collect();
+        let placeholders = vec!["?"; names.len() + 6].join(", ");
+        let sql = format!(
+            "INSERT INTO {} (tenant_id, id, {}, version, created_at, updated_at, sync_source) VALUES ({placeholders})",
+            spec.name,
+            names.join(", "),
+        );
+        let mut args = vec![db::text(&writer.tenant_id), db::text(id)];
+        args.extend(values.iter().map(|(_, value)| value.clone()));
+        (sql, args)
+    };
+    if !exists {
+        args.extend([db::int(version), db::text(&now), db::text(&now), db::text(sync_source)]);
+    }
+    db::statement(&writer.db, &sql, &args).map_err(internal)
+}
+
+/// Creates or updates one record through the REST API.
+pub(crate) async fn save(
+    writer: &mut Writer<'_>,
+    entity: &str,
+    id: &str,
+    fields: &Map<String, Value>,
+    mode: SaveMode,
+    sync_source: &str,
+) -> Result<Saved, ApiError> {
+    let spec = spec_of(entity)?;
+    let values = columns_of(spec, fields);
+    let existing = load(writer, spec.name, id).await?;
+
+    match (&existing, mode) {
+        (Some(row), SaveMode::Create) => {
+            // The same create again is a replay and answers the stored record.
+            let same = values.iter().all(|(column, value)| row.get(*column).map(to_sql).as_ref() == Some(value));
+            let live = row.get("deleted_at").is_none_or(Value::is_null);
+            if same && live {
+                return Ok(Saved {
+                    record: row_to_record(spec, row.clone()),
+                    created: false,
+                });
+            }
+            return Err(ApiError::conflict("id_taken"));
+        }
+        (None, SaveMode::Update) => return Err(ApiError::not_found()),
+        (Some(row), SaveMode::Update) if !row.get("deleted_at").is_none_or(Value::is_null) => {
+            return Err(ApiError::not_found())
+        }
+        _ => {}
+    }
+
+    check_references(writer, spec, &values).await?;
+    check_unique(writer, spec, id, &values).await?;
+    let version = writer.current_version().await? + 1;
+    let statement = write_statement(writer, spec, id, &values, existing.is_some(), version, sync_source)?;
+    writer.commit(vec![statement], version).await?;
+
+    let stored = load(writer, spec.name, id)
+        .await?
+        .ok_or_else(|| ApiError::internal("record missing after commit"))?;
+    Ok(Saved {
+        record: row_to_record(spec, stored),
+        created: existing.is_none(),
+    })
+}
+
+/// Soft-deletes a live record at a new version; `extra` commits in the same batch.
+///
+/// # Errors
+/// `not_found` when the record is missing or already deleted.
+pub(crate) async fn delete(
+    writer: &mut Writer<'_>,
+    entity: &str,
+    id: &str,
+    sync_source: &str,
+    extra: Option<D1PreparedStatement>,
+) -> Result<i64, ApiError> {
+    let spec = spec_of(entity)?;
+    let existing = load(writer, spec.name, id).await?;
+    let live = existing.is_some_and(|row| row.get("deleted_at").is_none_or(Value::is_null));
+    if !live {
+        return Err(ApiError::not_found());
+    }
+    let version = writer.current_version().await? + 1;
+    let now = now_rfc3339();
+    let sql = format!(
+        "UPDATE {} SET deleted_at = ?, updated_at = ?, version = ?, sync_source = ? WHERE tenant_id = ? AND id = ?",
+        spec.name
+    );
+    let mut statements = vec![db::statement(
+        &writer.db,
+        &sql,
+        &[
+            db::text(&now),
+            db::text(&now),
+            db::int(version),
+            db::text(sync_source),
+            db::text(&writer.tenant_id),
+            db::text(id),
+        ],
+    )
+    .map_err(internal)?];
+    statements.extend(extra);
+    writer.commit(statements, version).await?;
+    Ok(version)
+}

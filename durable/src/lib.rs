@@ -1,0 +1,177 @@
+//! The TenantHub Durable Object: the one writer of each tenant's database. It assigns the
+//! tenant's strictly increasing change versions and commits every write in one D1 batch.
+
+pub mod db;
+pub mod migrate;
+pub mod protocol;
+
+mod catalog;
+mod push;
+mod sale;
+
+use futures_util::lock::Mutex;
+use kasir_core::error::ApiError;
+use protocol::{Command, HubReply, HubRequest};
+use serde_json::{json, Value};
+use worker::{durable_object, D1Database, DurableObject, Env, Request, Response, State};
+
+/// Per-instance memory of the hub, guarded by one async lock so merges run one at a time:
+/// a Durable Object admits other requests while it awaits D1.
+#[derive(Default)]
+struct HubMemory {
+    /// Databases this instance has migrated since it started.
+    migrated: Vec<String>,
+    /// The tenant's last committed change version, when known.
+    version: Option<i64>,
+}
+
+#[durable_object]
+pub struct TenantHub {
+    env: Env,
+    memory: Mutex<HubMemory>,
+}
+
+impl DurableObject for TenantHub {
+    fn new(_state: State, env: Env) -> Self {
+        TenantHub {
+            env,
+            memory: Mutex::new(HubMemory::default()),
+        }
+    }
+
+    async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
+        let reply = match req.json::<HubRequest>().await {
+            Ok(request) => {
+                let mut memory = self.memory.lock().await;
+                match self.execute(&mut memory, request).await {
+                    Ok(value) => HubReply::Ok(value),
+                    Err(error) => {
+                        // A failed batch may have left the cached version behind the truth.
+                        memory.version = None;
+                        HubReply::Error(error)
+                    }
+                }
+            }
+            Err(error) => HubReply::Error(ApiError::internal(format!("unreadable hub request: {error}"))),
+        };
+        Response::from_json(&reply)
+    }
+}
+
+impl TenantHub {
+    async fn execute(&self, memory: &mut HubMemory, request: HubRequest) -> Result<Value, ApiError> {
+        let database = self
+            .env
+            .d1(&request.db_binding)
+            .map_err(|error| ApiError::internal(format!("binding {}: {error}", request.db_binding)))?;
+        if !memory.migrated.contains(&request.db_binding) {
+            migrate::apply(&database, migrate::TENANT_MIGRATIONS)
+                .await
+                .map_err(|error| ApiError::internal(format!("tenant migration failed: {error}")))?;
+            memory.migrated.push(request.db_binding.clone());
+        }
+
+        let mut writer = Writer {
+            db: database,
+            tenant_id: request.tenant_id.clone(),
+            memory,
+        };
+        match request.command {
+            Command::Provision { owner, outlet } => catalog::provision(&mut writer, owner, outlet).await,
+            Command::Save {
+                entity,
+                id,
+                fields,
+                mode,
+                sync_source,
+            } => {
+                let saved = catalog::save(&mut writer, &entity, &id, &fields, mode, &sync_source).await?;
+                Ok(json!(saved))
+            }
+            Command::Delete {
+                entity,
+                id,
+                sync_source,
+            } => {
+                catalog::delete(&mut writer, &entity, &id, &sync_source, None).await?;
+                Ok(Value::Null)
+            }
+            Command::Sale { body, sync_source } => {
+                let saved = sale::record_sale(&mut writer, &request.actor, &request.tax, &body, &sync_source).await?;
+                Ok(json!(saved))
+            }
+            Command::Push {
+                device_id,
+                mutations,
+            } => push::apply_push(&mut writer, &request.actor, &request.tax, &device_id, mutations).await,
+        }
+    }
+}
+
+/// The write context of one command: the tenant's database and its version counter.
+pub(crate) struct Writer<'a> {
+    db: D1Database,
+    tenant_id: String,
+    memory: &'a mut HubMemory,
+}
+
+impl Writer<'_> {
+    /// Returns the tenant's last committed version, reading it once per hub instance.
+    async fn current_version(&mut self) -> Result<i64, ApiError> {
+        if let Some(version) = self.memory.version {
+            return Ok(version);
+        }
+        db::run(
+            &self.db,
+            "INSERT OR IGNORE INTO tenant_state (tenant_id, version) VALUES (?, 0)",
+            &[db::text(&self.tenant_id)],
+        )
+        .await
+        .map_err(internal)?;
+        let row = db::first(
+            &self.db,
+            "SELECT version FROM tenant_state WHERE tenant_id = ?",
+            &[db::text(&self.tenant_id)],
+        )
+        .await
+        .map_err(internal)?;
+        let version = row.and_then(|row| db::get_i64(&row, "version")).unwrap_or(0);
+        self.memory.version = Some(version);
+        Ok(version)
+    }
+
+    /// Commits statements together with the tenant's new version, all or nothing.
+    async fn commit(&mut self, mut statements: Vec<worker::D1PreparedStatement>, version: i64) -> Result<(), ApiError> {
+        statements.push(
+            db::statement(
+                &self.db,
+                "UPDATE tenant_state SET version = ? WHERE tenant_id = ?",
+                &[db::int(version), db::text(&self.tenant_id)],
+            )
+            .map_err(internal)?,
+        );
+        match db::batch(&self.db, statements).await {
+            Ok(_) => {
+                self.memory.version = Some(version);
+                Ok(())
+            }
+            Err(error) => {
+                self.memory.version = None;
+                Err(internal(error))
+            }
+        }
+    }
+}
+
+pub(crate) fn internal(error: worker::Error) -> ApiError {
+    ApiError::internal(error.to_string())
+}
+
+/// Current time as RFC 3339 UTC.
+pub fn now_rfc3339() -> String {
+    kasir_core::validate::format_rfc3339_millis(now_millis())
+}
+
+pub fn now_millis() -> i64 {
+    worker::Date::now().as_millis() as i64
+}

@@ -1,0 +1,80 @@
+//! Applies embedded SQL migrations and records them in `d1_migrations`, the table
+//! `wrangler d1 migrations apply` uses, so both ways of migrating agree.
+
+use worker::D1Database;
+
+use crate::db;
+
+/// One migration file: its name as wrangler records it, and its SQL.
+pub struct Migration {
+    pub name: &'static str,
+    pub sql: &'static str,
+}
+
+pub const TENANT_MIGRATIONS: &[Migration] = &[Migration {
+    name: "0001_init.sql",
+    sql: include_str!("../../migrations/tenant/0001_init.sql"),
+}];
+
+pub const CONTROL_MIGRATIONS: &[Migration] = &[Migration {
+    name: "0001_tenant_directory.sql",
+    sql: include_str!("../../migrations/control/0001_tenant_directory.sql"),
+}];
+
+/// The schema version a tenant database has after every embedded migration.
+pub const TENANT_SCHEMA_VERSION: i64 = TENANT_MIGRATIONS.len() as i64;
+
+/// Splits a migration file into statements: comment lines are dropped and statements end
+/// with `;` at the end of a line. The files hold no triggers, so no `;` sits inside one.
+pub fn statements(sql: &str) -> Vec<String> {
+    let mut statements = Vec::new();
+    let mut current = String::new();
+    for line in sql.lines() {
+        let trimmed = line.trim();
+        if trimmed.is_empty() || trimmed.starts_with("--") {
+            continue;
+        }
+        current.push_str(line);
+        current.push('\n');
+        if trimmed.ends_with(';') {
+            statements.push(current.trim().to_string());
+            current.clear();
+        }
+    }
+    if !current.trim().is_empty() {
+        statements.push(current.trim().to_string());
+    }
+    statements
+}
+
+/// Applies every migration not yet recorded, each in one batch with its record.
+///
+/// # Errors
+/// Fails when D1 rejects a statement; the failing migration leaves nothing behind.
+pub async fn apply(database: &D1Database, migrations: &[Migration]) -> worker::Result<()> {
+    db::run(
+        database,
+        "CREATE TABLE IF NOT EXISTS d1_migrations (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT UNIQUE, applied_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP NOT NULL)",
+        &[],
+    )
+    .await?;
+    let applied = db::all(database, "SELECT name FROM d1_migrations", &[]).await?;
+    let applied: Vec<&str> = applied.iter().filter_map(|row| db::get_str(row, "name")).collect();
+
+    for migration in migrations {
+        if applied.contains(&migration.name) {
+            continue;
+        }
+        let mut batch = Vec::new();
+        for sql in statements(migration.sql) {
+            batch.push(db::statement(database, &sql, &[])?);
+        }
+        batch.push(db::statement(
+            database,
+            "INSERT OR IGNORE INTO d1_migrations (name) VALUES (?)",
+            &[db::text(migration.name)],
+        )?);
+        db::batch(database, batch).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,147 @@
+//! Recording a sale inside the hub. Sales are insert-only: the same id and body again is a
+//! replay that answers the stored sale; the same id with another body is a conflict.
+
+use kasir_core::entity::UnknownFields;
+use kasir_core::error::{ApiError, ErrorCode};
+use kasir_core::money::TaxSettings;
+use kasir_core::sale::{body_hash, items_json, parse_sale, payments_json, price_sale, sale_record};
+use serde_json::Value;
+use worker::D1PreparedStatement;
+
+use crate::catalog::load;
+use crate::db;
+use crate::protocol::{Actor, Saved};
+use crate::{internal, now_rfc3339, Writer};
+
+/// The outcome of recording a sale, with the fields a sync push ignored.
+pub(crate) struct RecordedSale {
+    pub saved: Saved,
+    pub version: i64,
+    pub ignored: Vec<String>,
+}
+
+/// Records a sale from the REST API.
+pub(crate) async fn record_sale(
+    writer: &mut Writer<'_>,
+    actor: &Actor,
+    tax: &TaxSettings,
+    body: &Value,
+    sync_source: &str,
+) -> Result<Saved, ApiError> {
+    let recorded = insert_sale(writer, actor, tax, body, UnknownFields::Reject, sync_source, Vec::new()).await?;
+    Ok(recorded.saved)
+}
+
+/// Validates, prices and inserts a sale; `extra` statements commit in the same batch.
+///
+/// # Errors
+/// 422 for invalid bodies, references or figures; 403 when the sale's device is not the
+/// token's; 409 for a different body under a stored id or a receipt number already used.
+pub(crate) async fn insert_sale(
+    writer: &mut Writer<'_>,
+    actor: &Actor,
+    tax: &TaxSettings,
+    body: &Value,
+    unknown: UnknownFields,
+    sync_source: &str,
+    extra: Vec<D1PreparedStatement>,
+) -> Result<RecordedSale, ApiError> {
+    let sale = parse_sale(body, unknown).map_err(ApiError::validation)?;
+    if let Some(device_id) = &actor.device_id {
+        if *device_id != sale.device_id {
+            return Err(ApiError::keyed(ErrorCode::Forbidden, "device_mismatch"));
+        }
+    }
+
+    let hash = body_hash(body);
+    if let Some(stored) = load(writer, "transactions", &sale.id).await? {
+        if db::get_str(&stored, "body_hash") != Some(hash.as_str()) {
+            return Err(ApiError::conflict("sale_replay_mismatch"));
+        }
+        let version = db::get_i64(&stored, "version").unwrap_or(0);
+        return Ok(RecordedSale {
+            saved: Saved {
+                record: sale_record(stored),
+                created: false,
+            },
+            version,
+            ignored: sale.ignored,
+        });
+    }
+
+    if load(writer, "outlets", &sale.outlet_id).await?.is_none() {
+        return Err(ApiError::invalid("outlet_id", "invalid_reference"));
+    }
+    if let Some(customer_id) = &sale.customer_id {
+        if load(writer, "customers", customer_id).await?.is_none() {
+            return Err(ApiError::invalid("customer_id", "invalid_reference"));
+        }
+    }
+    // A product deleted after an offline terminal sold it still counts: the sale is kept.
+    for (index, item) in sale.items.iter().enumerate() {
+        if load(writer, "products", &item.product_id).await?.is_none() {
+            return Err(ApiError::invalid(format!("items[{index}].product_id"), "invalid_reference"));
+        }
+    }
+    let totals = price_sale(&sale, tax).map_err(ApiError::validation)?;
+
+    let receipt_owner = db::first(
+        &writer.db,
+        "SELECT id FROM transactions WHERE tenant_id = ? AND receipt_no = ?",
+        &[db::text(&writer.tenant_id), db::text(&sale.receipt_no)],
+    )
+    .await
+    .map_err(internal)?;
+    if receipt_owner.is_some() {
+        return Err(ApiError::new(ErrorCode::DuplicateReceiptNo));
+    }
+
+    let version = writer.current_version().await? + 1;
+    let now = now_rfc3339();
+    let mut statements = vec![db::statement(
+        &writer.db,
+        "INSERT INTO transactions (tenant_id, id, outlet_id, device_id, user_id, shift_id, customer_id, receipt_no, created_at, created_at_ms, items, payments, subtotal, line_discounts, discount, tax, total, paid, change, status, note, body_hash, version, recorded_at, updated_at, sync_source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'completed', ?, ?, ?, ?, ?, ?)",
+        &[
+            db::text(&writer.tenant_id),
+            db::text(&sale.id),
+            db::text(&sale.outlet_id),
+            db::text(&sale.device_id),
+            db::text(&actor.user_id),
+            db::opt_text(sale.shift_id.clone()),
+            db::opt_text(sale.customer_id.clone()),
+            db::text(&sale.receipt_no),
+            db::text(&sale.created_at),
+            db::int(sale.created_at_ms),
+            db::text(items_json(&sale, &totals).to_string()),
+            db::text(payments_json(&sale).to_string()),
+            db::int(totals.subtotal),
+            db::int(totals.line_discounts),
+            db::int(totals.discount),
+            db::int(totals.tax),
+            db::int(totals.total),
+            db::int(totals.paid),
+            db::int(totals.change),
+            db::opt_text(sale.note.clone()),
+            db::text(&hash),
+            db::int(version),
+            db::text(&now),
+            db::text(&now),
+            db::text(sync_source),
+        ],
+    )
+    .map_err(internal)?];
+    statements.extend(extra);
+    writer.commit(statements, version).await?;
+
+    let stored = load(writer, "transactions", &sale.id)
+        .await?
+        .ok_or_else(|| ApiError::internal("sale missing after commit"))?;
+    Ok(RecordedSale {
+        saved: Saved {
+            record: sale_record(stored),
+            created: true,
+        },
+        version,
+        ignored: sale.ignored,
+    })
+}

@@ -1,0 +1,107 @@
+//! Kasir Edge: the Worker that authenticates, validates and routes the POS API. Reads go to
+//! each tenant's D1 database; writes go through the tenant's `TenantHub` Durable Object.
+
+mod auth;
+mod context;
+mod crypto;
+mod directory;
+mod http;
+mod hub;
+mod login_limit;
+mod router;
+mod routes;
+
+// The Durable Object class lives in its own crate; re-exporting it links its export in.
+pub use kasir_durable::TenantHub;
+
+use context::RequestContext;
+use kasir_core::error::{ApiError, Lang};
+use serde_json::json;
+use worker::{console_error, console_log, event, Context, Env, Headers, Request, Response};
+
+/// Accepts a client's `x-request-id` when it is short and plain; otherwise makes one.
+fn request_id(req: &Request) -> String {
+    let given = req.headers().get("x-request-id").ok().flatten();
+    match given {
+        Some(id)
+            if !id.is_empty()
+                && id.len() <= 64
+                && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') =>
+        {
+            id
+        }
+        _ => crypto::new_uuid().unwrap_or_else(|_| format!("req-{}", worker::Date::now().as_millis())),
+    }
+}
+
+fn error_response(error: &ApiError, ctx: &RequestContext) -> Response {
+    let body = error.envelope(ctx.lang(), &ctx.request_id);
+    let mut response = Response::from_json(&body)
+        .unwrap_or_else(|_| Response::error("internal", 500).unwrap_or_else(|_| Response::empty().unwrap_or_else(|_| unreachable_response())))
+        .with_status(error.status());
+    if let Some(seconds) = error.retry_after {
+        let _ = response.headers_mut().set("retry-after", &seconds.to_string());
+    }
+    response
+}
+
+/// Building an empty response cannot fail in practice; this keeps the entry point panic-free.
+fn unreachable_response() -> Response {
+    Response::builder().with_status(500).empty()
+}
+
+/// Sets the headers every response carries.
+fn finish_headers(response: &mut Response, request_id: &str) {
+    let headers: &mut Headers = response.headers_mut();
+    let _ = headers.set("x-request-id", request_id);
+    let _ = headers.set("cache-control", "no-store");
+    let _ = headers.set("x-content-type-options", "nosniff");
+    let _ = headers.set("referrer-policy", "no-referrer");
+    let _ = headers.set("x-frame-options", "DENY");
+}
+
+#[event(fetch)]
+async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
+    let started = worker::Date::now().as_millis();
+    let method = req.method().to_string();
+    let path = req.path();
+    let mut ctx = RequestContext {
+        request_id: request_id(&req),
+        accept_language: req
+            .headers()
+            .get("accept-language")
+            .ok()
+            .flatten()
+            .and_then(|header| Lang::from_accept_language(&header)),
+        tenant_locale: None,
+        tenant_code: None,
+        user_id: None,
+        security_event: None,
+    };
+
+    let outcome = router::dispatch(req, &env, &mut ctx).await;
+    let (mut response, error) = match outcome {
+        Ok(response) => (response, None),
+        Err(error) => (error_response(&error, &ctx), Some(error)),
+    };
+    finish_headers(&mut response, &ctx.request_id);
+
+    let line = json!({
+        "request_id": ctx.request_id,
+        "method": method,
+        "path": path,
+        "status": response.status_code(),
+        "duration_ms": worker::Date::now().as_millis().saturating_sub(started),
+        "tenant": ctx.tenant_code,
+        "user_id": ctx.user_id,
+        "error": error.as_ref().map(|e| e.code.as_str()),
+        "cause": error.as_ref().and_then(|e| e.internal.clone()),
+        "security_event": ctx.security_event,
+    });
+    if response.status_code() >= 500 {
+        console_error!("{line}");
+    } else {
+        console_log!("{line}");
+    }
+    Ok(response)
+}

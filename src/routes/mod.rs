@@ -1,0 +1,10 @@
+//! Route handlers, one file per resource.
+
+pub mod admin;
+pub mod catalog;
+pub mod devices;
+pub mod sales;
+pub mod session;
+pub mod sync;
+pub mod tenant;
+pub mod users;
