@@ -15,7 +15,8 @@ const HASH_BITS: u32 = 256;
 
 /// A stored hash that no password matches, verified for unknown users so a login takes as
 /// long whether or not the email exists.
-const DUMMY_HASH: &str = "pbkdf2-sha256$100000$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+const DUMMY_HASH: &str =
+    "pbkdf2-sha256$100000$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
 
 fn crypto() -> worker::Result<Crypto> {
     // workerd's global scope carries `crypto` as a browser worker's does.
@@ -30,7 +31,9 @@ fn js_error(error: JsValue) -> worker::Error {
 /// Fills a buffer from the runtime's secure random source.
 pub fn random_bytes<const N: usize>() -> worker::Result<[u8; N]> {
     let mut bytes = [0u8; N];
-    crypto()?.get_random_values_with_u8_array(&mut bytes).map_err(js_error)?;
+    crypto()?
+        .get_random_values_with_u8_array(&mut bytes)
+        .map_err(js_error)?;
     Ok(bytes)
 }
 
@@ -67,7 +70,10 @@ async fn pbkdf2(password: &str, salt: &[u8], iterations: u32) -> worker::Result<
     let key = subtle
         .import_key_with_str("raw", &password_bytes, "PBKDF2", false, &usages)
         .map_err(js_error)?;
-    let key: CryptoKey = JsFuture::from(key).await.map_err(js_error)?.unchecked_into();
+    let key: CryptoKey = JsFuture::from(key)
+        .await
+        .map_err(js_error)?
+        .unchecked_into();
 
     let algorithm = Object::new();
     Reflect::set(&algorithm, &"name".into(), &"PBKDF2".into()).map_err(js_error)?;

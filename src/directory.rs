@@ -197,9 +197,13 @@ pub async fn by_id(env: &Env, id: &str) -> Result<Option<Tenant>, ApiError> {
 /// Reads a tenant without the cache, for admin views.
 pub async fn fresh_by_code(env: &Env, code: &str) -> Result<Option<Tenant>, ApiError> {
     let control = control_db(env).await?;
-    let row = db::first(&control, "SELECT * FROM tenants WHERE code = ?", &[db::text(code)])
-        .await
-        .map_err(|error| ApiError::internal(error.to_string()))?;
+    let row = db::first(
+        &control,
+        "SELECT * FROM tenants WHERE code = ?",
+        &[db::text(code)],
+    )
+    .await
+    .map_err(|error| ApiError::internal(error.to_string()))?;
     Ok(row.map(|row| Tenant::from_row(&row)))
 }
 

@@ -12,7 +12,12 @@ use crate::directory::Tenant;
 ///
 /// # Errors
 /// The hub's API error, or 500 when the hub cannot be reached.
-pub async fn call(env: &Env, tenant: &Tenant, actor: Actor, command: Command) -> Result<Value, ApiError> {
+pub async fn call(
+    env: &Env,
+    tenant: &Tenant,
+    actor: Actor,
+    command: Command,
+) -> Result<Value, ApiError> {
     let request = HubRequest {
         tenant_id: tenant.id.clone(),
         db_binding: tenant.db_binding.clone(),
@@ -20,8 +25,10 @@ pub async fn call(env: &Env, tenant: &Tenant, actor: Actor, command: Command) ->
         tax: tenant.tax(),
         command,
     };
-    let body = serde_json::to_string(&request).map_err(|error| ApiError::internal(error.to_string()))?;
-    let unreachable = |error: worker::Error| ApiError::internal(format!("hub of {}: {error}", tenant.code));
+    let body =
+        serde_json::to_string(&request).map_err(|error| ApiError::internal(error.to_string()))?;
+    let unreachable =
+        |error: worker::Error| ApiError::internal(format!("hub of {}: {error}", tenant.code));
 
     let namespace = env.durable_object("TENANT_HUB").map_err(unreachable)?;
     let stub = namespace
@@ -29,13 +36,19 @@ pub async fn call(env: &Env, tenant: &Tenant, actor: Actor, command: Command) ->
         .and_then(|id| id.get_stub())
         .map_err(unreachable)?;
     let headers = Headers::new();
-    headers.set("content-type", "application/json").map_err(unreachable)?;
+    headers
+        .set("content-type", "application/json")
+        .map_err(unreachable)?;
     let mut init = RequestInit::new();
     init.with_method(Method::Post)
         .with_headers(headers)
         .with_body(Some(body.into()));
-    let hub_request = Request::new_with_init("https://tenant-hub/command", &init).map_err(unreachable)?;
-    let mut response = stub.fetch_with_request(hub_request).await.map_err(unreachable)?;
+    let hub_request =
+        Request::new_with_init("https://tenant-hub/command", &init).map_err(unreachable)?;
+    let mut response = stub
+        .fetch_with_request(hub_request)
+        .await
+        .map_err(unreachable)?;
     match response.json::<HubReply>().await.map_err(unreachable)? {
         HubReply::Ok(value) => Ok(value),
         HubReply::Error(error) => Err(error),

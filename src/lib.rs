@@ -26,21 +26,29 @@ fn request_id(req: &Request) -> String {
         Some(id)
             if !id.is_empty()
                 && id.len() <= 64
-                && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') =>
+                && id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') =>
         {
             id
         }
-        _ => crypto::new_uuid().unwrap_or_else(|_| format!("req-{}", worker::Date::now().as_millis())),
+        _ => crypto::new_uuid()
+            .unwrap_or_else(|_| format!("req-{}", worker::Date::now().as_millis())),
     }
 }
 
 fn error_response(error: &ApiError, ctx: &RequestContext) -> Response {
     let body = error.envelope(ctx.lang(), &ctx.request_id);
     let mut response = Response::from_json(&body)
-        .unwrap_or_else(|_| Response::error("internal", 500).unwrap_or_else(|_| Response::empty().unwrap_or_else(|_| unreachable_response())))
+        .unwrap_or_else(|_| {
+            Response::error("internal", 500)
+                .unwrap_or_else(|_| Response::empty().unwrap_or_else(|_| unreachable_response()))
+        })
         .with_status(error.status());
     if let Some(seconds) = error.retry_after {
-        let _ = response.headers_mut().set("retry-after", &seconds.to_string());
+        let _ = response
+            .headers_mut()
+            .set("retry-after", &seconds.to_string());
     }
     response
 }

@@ -63,7 +63,11 @@ pub async fn check(env: &Env, limits: &Limits, keys: &Keys) -> Result<(), ApiErr
     let rows = db::all(
         &control,
         "SELECT key, count FROM login_failures WHERE window_start = ? AND key IN (?, ?)",
-        &[db::int(start), db::text(&keys.account), db::text(&keys.address)],
+        &[
+            db::int(start),
+            db::text(&keys.account),
+            db::text(&keys.address),
+        ],
     )
     .await
     .map_err(|error| ApiError::internal(error.to_string()))?;
@@ -109,6 +113,9 @@ pub async fn record_failure(env: &Env, keys: &Keys) {
         (Err(error), _) | (_, Err(error)) => Err(error),
     };
     if let Err(error) = result {
-        worker::console_error!("{}", json!({ "event": "login_failure_not_counted", "error": error.to_string() }));
+        worker::console_error!(
+            "{}",
+            json!({ "event": "login_failure_not_counted", "error": error.to_string() })
+        );
     }
 }

@@ -17,7 +17,11 @@ const OPENAPI: &str = include_str!("../openapi.json");
 ///
 /// # Errors
 /// The API error to render in the envelope.
-pub async fn dispatch(mut req: Request, env: &Env, ctx: &mut RequestContext) -> Result<Response, ApiError> {
+pub async fn dispatch(
+    mut req: Request,
+    env: &Env,
+    ctx: &mut RequestContext,
+) -> Result<Response, ApiError> {
     let method = req.method();
     let path = req.path();
     let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
@@ -25,8 +29,8 @@ pub async fn dispatch(mut req: Request, env: &Env, ctx: &mut RequestContext) -> 
     match (&method, segments.as_slice()) {
         (Method::Get, ["health"]) => http::json(200, &serde_json::json!({ "status": "ok" })),
         (Method::Get, ["v1", "openapi.json"]) => {
-            let spec: serde_json::Value =
-                serde_json::from_str(OPENAPI).map_err(|error| ApiError::internal(error.to_string()))?;
+            let spec: serde_json::Value = serde_json::from_str(OPENAPI)
+                .map_err(|error| ApiError::internal(error.to_string()))?;
             http::json(200, &spec)
         }
         (_, ["v1", "admin", rest @ ..]) => {
@@ -71,6 +75,10 @@ async fn tenant_route(
         (Method::Get, ["tenant"]) => {
             principal.require(Permission::ReadTenant)?;
             tenant::show(principal)
+        }
+        (Method::Patch, ["tenant"]) => {
+            principal.require(Permission::ManageTenantSettings)?;
+            tenant::update(req, env, principal).await
         }
 
         (_, ["users", rest @ ..]) => {

@@ -26,7 +26,9 @@ impl SqlValue {
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum ColumnKind {
-    Text { max_chars: usize },
+    Text {
+        max_chars: usize,
+    },
     Email,
     OutletCode,
     Uuid,
@@ -114,7 +116,11 @@ pub const PRODUCTS: EntitySpec = EntitySpec {
         column("category_id", ColumnKind::Uuid),
         required("price", ColumnKind::Money),
         column("cost", ColumnKind::Money),
-        defaulted("unit", ColumnKind::Text { max_chars: 16 }, DefaultValue::Text("pcs")),
+        defaulted(
+            "unit",
+            ColumnKind::Text { max_chars: 16 },
+            DefaultValue::Text("pcs"),
+        ),
         defaulted("track_stock", ColumnKind::Bool, DefaultValue::Int(0)),
         defaulted("is_active", ColumnKind::Bool, DefaultValue::Int(1)),
         column("image_file_id", ColumnKind::Uuid),
@@ -428,8 +434,8 @@ mod tests {
     #[test]
     fn unknown_field_is_rejected_in_rest() {
         let fields = object(json!({"name": "Kopi", "price": 1, "colour": "red"}));
-        let details = validate_fields(&PRODUCTS, &fields, Mode::Create, UnknownFields::Reject)
-            .unwrap_err();
+        let details =
+            validate_fields(&PRODUCTS, &fields, Mode::Create, UnknownFields::Reject).unwrap_err();
         assert_eq!(details[0].field, "colour");
         assert_eq!(details[0].code, "unknown_field");
     }
@@ -478,14 +484,16 @@ mod tests {
     #[test]
     fn text_over_limit_is_rejected() {
         let fields = object(json!({"name": "x".repeat(201), "price": 1}));
-        let details = validate_fields(&PRODUCTS, &fields, Mode::Create, UnknownFields::Reject)
-            .unwrap_err();
+        let details =
+            validate_fields(&PRODUCTS, &fields, Mode::Create, UnknownFields::Reject).unwrap_err();
         assert_eq!(details[0].code, "too_long");
     }
 
     #[test]
     fn row_booleans_and_integers_are_restored() {
-        let row = object(json!({"tenant_id": "t", "id": "p", "track_stock": 1.0, "is_active": 0, "price": 18000.0}));
+        let row = object(
+            json!({"tenant_id": "t", "id": "p", "track_stock": 1.0, "is_active": 0, "price": 18000.0}),
+        );
         let record = row_to_record(&PRODUCTS, row);
         assert_eq!(record["track_stock"], json!(true));
         assert_eq!(record["is_active"], json!(false));

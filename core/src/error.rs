@@ -29,7 +29,7 @@ impl Lang {
             ranked.push(((quality * 1000.0) as u32, lang));
         }
         // A stable sort keeps header order among equal weights.
-        ranked.sort_by(|a, b| b.0.cmp(&a.0));
+        ranked.sort_by_key(|entry| std::cmp::Reverse(entry.0));
         ranked.first().map(|(_, lang)| *lang)
     }
 
@@ -157,7 +157,11 @@ impl Detail {
         }
     }
 
-    pub fn with_figures(mut self, expected: serde_json::Value, received: serde_json::Value) -> Detail {
+    pub fn with_figures(
+        mut self,
+        expected: serde_json::Value,
+        received: serde_json::Value,
+    ) -> Detail {
         self.expected = Some(expected);
         self.received = Some(received);
         self
@@ -302,66 +306,308 @@ impl std::fmt::Display for ApiError {
 /// specific message keys.
 const MESSAGES: &[(&str, &str, &str)] = &[
     // Error codes.
-    ("unauthorized", "Authentication is missing or invalid.", "Autentikasi tidak ada atau tidak valid."),
-    ("forbidden", "Your role may not do this.", "Peran Anda tidak diizinkan melakukan ini."),
-    ("module_disabled", "This module is turned off for the shop.", "Modul ini dinonaktifkan untuk toko ini."),
-    ("not_found", "The record was not found.", "Data tidak ditemukan."),
-    ("method_not_allowed", "This method is not allowed on this path.", "Metode ini tidak diizinkan pada path ini."),
-    ("conflict", "The request conflicts with stored data.", "Permintaan bertentangan dengan data yang tersimpan."),
-    ("duplicate_receipt_no", "This receipt number is already used by another sale.", "Nomor struk ini sudah dipakai transaksi lain."),
-    ("cursor_expired", "The sync cursor is too old; pull again without a cursor.", "Kursor sinkronisasi sudah kedaluwarsa; tarik ulang tanpa kursor."),
-    ("payload_too_large", "The request body is too large.", "Isi permintaan terlalu besar."),
-    ("quota_exceeded", "The shop's storage quota is used up.", "Kuota penyimpanan toko sudah habis."),
-    ("unsupported_media_type", "The body must be JSON (Content-Type: application/json).", "Isi permintaan harus JSON (Content-Type: application/json)."),
-    ("validation_failed", "Some fields are invalid; see details.", "Ada isian yang tidak valid; lihat details."),
-    ("unsupported_schema_version", "This sync schema version is not supported.", "Versi skema sinkronisasi ini tidak didukung."),
-    ("tenant_suspended", "This shop is suspended. Contact the platform administrator.", "Toko ini sedang dibekukan. Hubungi administrator platform."),
-    ("rate_limited", "Too many attempts. Try again later.", "Terlalu banyak percobaan. Coba lagi nanti."),
-    ("internal", "An internal error occurred. Try again; quote the request id if it persists.", "Terjadi kesalahan internal. Coba lagi; sebutkan request id jika terus terjadi."),
-    ("restore_in_progress", "A restore is running; sync is paused. Try again shortly.", "Pemulihan data sedang berjalan; sinkronisasi dijeda. Coba lagi sebentar lagi."),
-    ("unavailable", "The service is temporarily unavailable. Try again shortly.", "Layanan sedang tidak tersedia. Coba lagi sebentar lagi."),
+    (
+        "unauthorized",
+        "Authentication is missing or invalid.",
+        "Autentikasi tidak ada atau tidak valid.",
+    ),
+    (
+        "forbidden",
+        "Your role may not do this.",
+        "Peran Anda tidak diizinkan melakukan ini.",
+    ),
+    (
+        "module_disabled",
+        "This module is turned off for the shop.",
+        "Modul ini dinonaktifkan untuk toko ini.",
+    ),
+    (
+        "not_found",
+        "The record was not found.",
+        "Data tidak ditemukan.",
+    ),
+    (
+        "method_not_allowed",
+        "This method is not allowed on this path.",
+        "Metode ini tidak diizinkan pada path ini.",
+    ),
+    (
+        "conflict",
+        "The request conflicts with stored data.",
+        "Permintaan bertentangan dengan data yang tersimpan.",
+    ),
+    (
+        "duplicate_receipt_no",
+        "This receipt number is already used by another sale.",
+        "Nomor struk ini sudah dipakai transaksi lain.",
+    ),
+    (
+        "cursor_expired",
+        "The sync cursor is too old; pull again without a cursor.",
+        "Kursor sinkronisasi sudah kedaluwarsa; tarik ulang tanpa kursor.",
+    ),
+    (
+        "payload_too_large",
+        "The request body is too large.",
+        "Isi permintaan terlalu besar.",
+    ),
+    (
+        "quota_exceeded",
+        "The shop's storage quota is used up.",
+        "Kuota penyimpanan toko sudah habis.",
+    ),
+    (
+        "unsupported_media_type",
+        "The body must be JSON (Content-Type: application/json).",
+        "Isi permintaan harus JSON (Content-Type: application/json).",
+    ),
+    (
+        "validation_failed",
+        "Some fields are invalid; see details.",
+        "Ada isian yang tidak valid; lihat details.",
+    ),
+    (
+        "unsupported_schema_version",
+        "This sync schema version is not supported.",
+        "Versi skema sinkronisasi ini tidak didukung.",
+    ),
+    (
+        "tenant_suspended",
+        "This shop is suspended. Contact the platform administrator.",
+        "Toko ini sedang dibekukan. Hubungi administrator platform.",
+    ),
+    (
+        "rate_limited",
+        "Too many attempts. Try again later.",
+        "Terlalu banyak percobaan. Coba lagi nanti.",
+    ),
+    (
+        "internal",
+        "An internal error occurred. Try again; quote the request id if it persists.",
+        "Terjadi kesalahan internal. Coba lagi; sebutkan request id jika terus terjadi.",
+    ),
+    (
+        "restore_in_progress",
+        "A restore is running; sync is paused. Try again shortly.",
+        "Pemulihan data sedang berjalan; sinkronisasi dijeda. Coba lagi sebentar lagi.",
+    ),
+    (
+        "unavailable",
+        "The service is temporarily unavailable. Try again shortly.",
+        "Layanan sedang tidak tersedia. Coba lagi sebentar lagi.",
+    ),
     // Specific messages.
-    ("invalid_login", "Wrong shop code, email or password.", "Kode toko, email, atau kata sandi salah."),
-    ("invalid_token", "The access token is invalid or expired. Log in again or refresh it.", "Token akses tidak valid atau kedaluwarsa. Masuk lagi atau perbarui token."),
-    ("invalid_refresh_token", "The refresh token is invalid, expired or already used. Log in again.", "Refresh token tidak valid, kedaluwarsa, atau sudah dipakai. Silakan masuk lagi."),
-    ("invalid_admin_token", "The platform admin token is missing or wrong.", "Token admin platform tidak ada atau salah."),
-    ("device_mismatch", "The device in the body is not the device of the token.", "Perangkat pada isi permintaan bukan perangkat milik token."),
-    ("device_required", "This request needs a token issued to a device. Log in with a device.", "Permintaan ini memerlukan token perangkat. Masuk dengan perangkat."),
-    ("tenant_code_taken", "This shop code is already taken.", "Kode toko ini sudah dipakai."),
-    ("email_taken", "A user with this email already exists.", "Pengguna dengan email ini sudah ada."),
-    ("outlet_code_taken", "An outlet with this code already exists.", "Outlet dengan kode ini sudah ada."),
-    ("id_taken", "This id is already used by another record.", "Id ini sudah dipakai data lain."),
-    ("sale_replay_mismatch", "A sale with this id exists with a different body.", "Transaksi dengan id ini sudah ada dengan isi yang berbeda."),
-    ("last_owner", "The shop's last owner cannot be removed or demoted.", "Pemilik terakhir toko tidak dapat dihapus atau diturunkan perannya."),
-    ("too_many_mutations", "A push carries at most 500 mutations; split it.", "Satu push berisi paling banyak 500 mutasi; pecah menjadi beberapa."),
-    ("pool_exhausted", "No tenant database is free.", "Tidak ada database tenant yang tersedia."),
+    (
+        "invalid_login",
+        "Wrong shop code, email or password.",
+        "Kode toko, email, atau kata sandi salah.",
+    ),
+    (
+        "invalid_token",
+        "The access token is invalid or expired. Log in again or refresh it.",
+        "Token akses tidak valid atau kedaluwarsa. Masuk lagi atau perbarui token.",
+    ),
+    (
+        "invalid_refresh_token",
+        "The refresh token is invalid, expired or already used. Log in again.",
+        "Refresh token tidak valid, kedaluwarsa, atau sudah dipakai. Silakan masuk lagi.",
+    ),
+    (
+        "invalid_admin_token",
+        "The platform admin token is missing or wrong.",
+        "Token admin platform tidak ada atau salah.",
+    ),
+    (
+        "device_mismatch",
+        "The device in the body is not the device of the token.",
+        "Perangkat pada isi permintaan bukan perangkat milik token.",
+    ),
+    (
+        "device_required",
+        "This request needs a token issued to a device. Log in with a device.",
+        "Permintaan ini memerlukan token perangkat. Masuk dengan perangkat.",
+    ),
+    (
+        "tenant_code_taken",
+        "This shop code is already taken.",
+        "Kode toko ini sudah dipakai.",
+    ),
+    (
+        "email_taken",
+        "A user with this email already exists.",
+        "Pengguna dengan email ini sudah ada.",
+    ),
+    (
+        "outlet_code_taken",
+        "An outlet with this code already exists.",
+        "Outlet dengan kode ini sudah ada.",
+    ),
+    (
+        "id_taken",
+        "This id is already used by another record.",
+        "Id ini sudah dipakai data lain.",
+    ),
+    (
+        "sale_replay_mismatch",
+        "A sale with this id exists with a different body.",
+        "Transaksi dengan id ini sudah ada dengan isi yang berbeda.",
+    ),
+    (
+        "last_owner",
+        "The shop's last owner cannot be removed or demoted.",
+        "Pemilik terakhir toko tidak dapat dihapus atau diturunkan perannya.",
+    ),
+    (
+        "too_many_mutations",
+        "A push carries at most 500 mutations; split it.",
+        "Satu push berisi paling banyak 500 mutasi; pecah menjadi beberapa.",
+    ),
+    (
+        "pool_exhausted",
+        "No tenant database is free.",
+        "Tidak ada database tenant yang tersedia.",
+    ),
     // Detail codes.
-    ("required", "This field is required.", "Isian ini wajib diisi."),
-    ("unknown_field", "This field is not allowed.", "Isian ini tidak dikenal."),
-    ("invalid_type", "This field has the wrong type.", "Tipe isian ini salah."),
-    ("invalid_format", "This field has an invalid format.", "Format isian ini tidak valid."),
-    ("invalid_json", "The body is not valid JSON.", "Isi permintaan bukan JSON yang valid."),
-    ("too_long", "This text is too long.", "Teks ini terlalu panjang."),
-    ("too_short", "This text is too short.", "Teks ini terlalu pendek."),
-    ("out_of_range", "This number is out of the allowed range.", "Angka ini di luar rentang yang diizinkan."),
-    ("negative_amount", "Amounts may not be negative.", "Jumlah uang tidak boleh negatif."),
-    ("too_large", "This number is too large.", "Angka ini terlalu besar."),
-    ("invalid_quantity", "Quantity must be positive with at most 3 decimals.", "Kuantitas harus positif dengan paling banyak 3 desimal."),
-    ("line_discount_exceeds_line", "The line discount is larger than the line amount.", "Diskon baris melebihi nilai baris."),
-    ("discount_exceeds_subtotal", "The discount is larger than the subtotal.", "Diskon melebihi subtotal."),
-    ("underpaid", "The payments do not cover the total.", "Pembayaran tidak menutupi total."),
-    ("overpaid_without_cash", "Only a cash payment may exceed the total.", "Hanya pembayaran tunai yang boleh melebihi total."),
-    ("no_items", "A sale needs at least one item.", "Transaksi memerlukan paling sedikit satu item."),
-    ("no_payments", "A sale needs at least one payment.", "Transaksi memerlukan paling sedikit satu pembayaran."),
-    ("invalid_tax_settings", "The shop's tax settings are invalid.", "Pengaturan pajak toko tidak valid."),
-    ("subtotal_mismatch", "The subtotal differs from the server's calculation.", "Subtotal berbeda dengan perhitungan server."),
-    ("tax_mismatch", "The tax differs from the server's calculation.", "Pajak berbeda dengan perhitungan server."),
-    ("total_mismatch", "The total differs from the server's calculation.", "Total berbeda dengan perhitungan server."),
-    ("invalid_cursor", "The cursor is invalid.", "Kursor tidak valid."),
-    ("invalid_reference", "The referenced record does not exist.", "Data yang dirujuk tidak ada."),
-    ("invalid_role", "This role cannot be assigned by you.", "Peran ini tidak dapat Anda berikan."),
-    ("insert_only", "Records of this entity cannot be changed or deleted.", "Data entitas ini tidak dapat diubah atau dihapus."),
-    ("unknown_entity", "This entity does not sync.", "Entitas ini tidak disinkronkan."),
+    (
+        "required",
+        "This field is required.",
+        "Isian ini wajib diisi.",
+    ),
+    (
+        "unknown_field",
+        "This field is not allowed.",
+        "Isian ini tidak dikenal.",
+    ),
+    (
+        "invalid_type",
+        "This field has the wrong type.",
+        "Tipe isian ini salah.",
+    ),
+    (
+        "invalid_format",
+        "This field has an invalid format.",
+        "Format isian ini tidak valid.",
+    ),
+    (
+        "invalid_json",
+        "The body is not valid JSON.",
+        "Isi permintaan bukan JSON yang valid.",
+    ),
+    (
+        "too_long",
+        "This text is too long.",
+        "Teks ini terlalu panjang.",
+    ),
+    (
+        "too_short",
+        "This text is too short.",
+        "Teks ini terlalu pendek.",
+    ),
+    (
+        "out_of_range",
+        "This number is out of the allowed range.",
+        "Angka ini di luar rentang yang diizinkan.",
+    ),
+    (
+        "negative_amount",
+        "Amounts may not be negative.",
+        "Jumlah uang tidak boleh negatif.",
+    ),
+    (
+        "too_large",
+        "This number is too large.",
+        "Angka ini terlalu besar.",
+    ),
+    (
+        "invalid_quantity",
+        "Quantity must be positive with at most 3 decimals.",
+        "Kuantitas harus positif dengan paling banyak 3 desimal.",
+    ),
+    (
+        "line_discount_exceeds_line",
+        "The line discount is larger than the line amount.",
+        "Diskon baris melebihi nilai baris.",
+    ),
+    (
+        "discount_exceeds_subtotal",
+        "The discount is larger than the subtotal.",
+        "Diskon melebihi subtotal.",
+    ),
+    (
+        "underpaid",
+        "The payments do not cover the total.",
+        "Pembayaran tidak menutupi total.",
+    ),
+    (
+        "overpaid_without_cash",
+        "Only a cash payment may exceed the total.",
+        "Hanya pembayaran tunai yang boleh melebihi total.",
+    ),
+    (
+        "zero_payment",
+        "A payment amount must be above zero.",
+        "Jumlah pembayaran harus lebih dari nol.",
+    ),
+    (
+        "change_exceeds_cash",
+        "The change is larger than the cash paid.",
+        "Kembalian melebihi uang tunai yang dibayar.",
+    ),
+    (
+        "no_items",
+        "A sale needs at least one item.",
+        "Transaksi memerlukan paling sedikit satu item.",
+    ),
+    (
+        "no_payments",
+        "A sale needs at least one payment.",
+        "Transaksi memerlukan paling sedikit satu pembayaran.",
+    ),
+    (
+        "invalid_tax_settings",
+        "The shop's tax settings are invalid.",
+        "Pengaturan pajak toko tidak valid.",
+    ),
+    (
+        "subtotal_mismatch",
+        "The subtotal differs from the server's calculation.",
+        "Subtotal berbeda dengan perhitungan server.",
+    ),
+    (
+        "tax_mismatch",
+        "The tax differs from the server's calculation.",
+        "Pajak berbeda dengan perhitungan server.",
+    ),
+    (
+        "total_mismatch",
+        "The total differs from the server's calculation.",
+        "Total berbeda dengan perhitungan server.",
+    ),
+    (
+        "invalid_cursor",
+        "The cursor is invalid.",
+        "Kursor tidak valid.",
+    ),
+    (
+        "invalid_reference",
+        "The referenced record does not exist.",
+        "Data yang dirujuk tidak ada.",
+    ),
+    (
+        "invalid_role",
+        "This role cannot be assigned by you.",
+        "Peran ini tidak dapat Anda berikan.",
+    ),
+    (
+        "insert_only",
+        "Records of this entity cannot be changed or deleted.",
+        "Data entitas ini tidak dapat diubah atau dihapus.",
+    ),
+    (
+        "unknown_entity",
+        "This entity does not sync.",
+        "Entitas ini tidak disinkronkan.",
+    ),
 ];
 
 /// Looks up a catalogue message.
@@ -389,9 +635,33 @@ mod tests {
         for code in ErrorCode::ALL {
             let en = message(code.as_str(), Lang::En);
             let id = message(code.as_str(), Lang::Id);
-            assert!(en.is_some_and(|m| !m.is_empty()), "{} lacks English", code.as_str());
-            assert!(id.is_some_and(|m| !m.is_empty()), "{} lacks Indonesian", code.as_str());
+            assert!(
+                en.is_some_and(|m| !m.is_empty()),
+                "{} lacks English",
+                code.as_str()
+            );
+            assert!(
+                id.is_some_and(|m| !m.is_empty()),
+                "{} lacks Indonesian",
+                code.as_str()
+            );
             assert_ne!(en, id, "{} is not translated", code.as_str());
+        }
+    }
+
+    #[test]
+    fn every_detail_code_has_both_languages() {
+        let detail_codes = [
+            "required", "unknown_field", "invalid_type", "invalid_format", "invalid_json", "too_long",
+            "too_short", "out_of_range", "negative_amount", "too_large", "invalid_quantity",
+            "zero_payment", "change_exceeds_cash", "line_discount_exceeds_line",
+            "discount_exceeds_subtotal", "underpaid", "overpaid_without_cash", "no_items",
+            "no_payments", "invalid_tax_settings", "subtotal_mismatch", "tax_mismatch",
+            "total_mismatch", "invalid_cursor", "invalid_reference", "insert_only", "unknown_entity",
+        ];
+        for code in detail_codes {
+            assert!(message(code, Lang::En).is_some(), "{code} lacks English");
+            assert!(message(code, Lang::Id).is_some(), "{code} lacks Indonesian");
         }
     }
 

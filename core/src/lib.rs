@@ -1,9 +1,9 @@
 //! Pure POS logic shared by the Worker, the TenantHub and native tools.
+pub mod cursor;
 pub mod entity;
 pub mod error;
-pub mod validate;
 pub mod money;
-pub mod sale;
 pub mod permissions;
+pub mod sale;
 pub mod token;
-pub mod cursor;
+pub mod validate;

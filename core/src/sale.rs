@@ -89,7 +89,14 @@ pub fn parse_sale(body: &Value, unknown: UnknownFields) -> Result<SaleInput, Vec
     };
     let mut details = Vec::new();
     let mut ignored = Vec::new();
-    check_unknown(object, &SALE_FIELDS, "", unknown, &mut details, &mut ignored);
+    check_unknown(
+        object,
+        &SALE_FIELDS,
+        "",
+        unknown,
+        &mut details,
+        &mut ignored,
+    );
 
     let id = required_uuid(object, "id", "id", &mut details);
     let outlet_id = required_uuid(object, "outlet_id", "outlet_id", &mut details);
@@ -158,7 +165,11 @@ fn parse_items(
     ignored: &mut Vec<String>,
 ) -> Vec<SaleItem> {
     let Some(list) = value.and_then(Value::as_array) else {
-        let code = if value.is_none() { "required" } else { "invalid_type" };
+        let code = if value.is_none() {
+            "required"
+        } else {
+            "invalid_type"
+        };
         details.push(Detail::new("items", code));
         return Vec::new();
     };
@@ -177,7 +188,12 @@ fn parse_items(
             continue;
         };
         check_unknown(object, &ITEM_FIELDS, &prefix, unknown, details, ignored);
-        let product_id = required_uuid(object, "product_id", &format!("{prefix}.product_id"), details);
+        let product_id = required_uuid(
+            object,
+            "product_id",
+            &format!("{prefix}.product_id"),
+            details,
+        );
         let qty_milli = match object.get("qty") {
             None => {
                 details.push(Detail::new(format!("{prefix}.qty"), "required"));
@@ -219,7 +235,11 @@ fn parse_payments(
     ignored: &mut Vec<String>,
 ) -> Vec<SalePayment> {
     let Some(list) = value.and_then(Value::as_array) else {
-        let code = if value.is_none() { "required" } else { "invalid_type" };
+        let code = if value.is_none() {
+            "required"
+        } else {
+            "invalid_type"
+        };
         details.push(Detail::new("payments", code));
         return Vec::new();
     };
@@ -310,7 +330,12 @@ pub fn price_sale(sale: &SaleInput, tax: &TaxSettings) -> Result<SaleTotals, Vec
 
     let mut details = Vec::new();
     for (field, code, client, server) in [
-        ("subtotal", "subtotal_mismatch", sale.client_subtotal, totals.subtotal),
+        (
+            "subtotal",
+            "subtotal_mismatch",
+            sale.client_subtotal,
+            totals.subtotal,
+        ),
         ("tax", "tax_mismatch", sale.client_tax, totals.tax),
         ("total", "total_mismatch", sale.client_total, totals.total),
     ] {
@@ -409,7 +434,12 @@ fn check_unknown(
     }
 }
 
-fn required_uuid(object: &Map<String, Value>, key: &str, field: &str, details: &mut Vec<Detail>) -> String {
+fn required_uuid(
+    object: &Map<String, Value>,
+    key: &str,
+    field: &str,
+    details: &mut Vec<Detail>,
+) -> String {
     match object.get(key) {
         Some(Value::String(text)) => match parse_uuid(text) {
             Some(id) => id,
@@ -429,14 +459,23 @@ fn required_uuid(object: &Map<String, Value>, key: &str, field: &str, details: &
     }
 }
 
-fn optional_uuid(object: &Map<String, Value>, key: &str, details: &mut Vec<Detail>) -> Option<String> {
+fn optional_uuid(
+    object: &Map<String, Value>,
+    key: &str,
+    details: &mut Vec<Detail>,
+) -> Option<String> {
     match object.get(key) {
         None | Some(Value::Null) => None,
         Some(_) => Some(required_uuid(object, key, key, details)),
     }
 }
 
-fn required_text(object: &Map<String, Value>, key: &str, max_chars: usize, details: &mut Vec<Detail>) -> String {
+fn required_text(
+    object: &Map<String, Value>,
+    key: &str,
+    max_chars: usize,
+    details: &mut Vec<Detail>,
+) -> String {
     match object.get(key) {
         Some(Value::String(text)) if text.trim().is_empty() => {
             details.push(Detail::new(key, "required"));
@@ -493,7 +532,11 @@ fn amount(value: &Value, field: &str, details: &mut Vec<Detail>) -> i64 {
     }
 }
 
-fn optional_amount(object: &Map<String, Value>, key: &str, details: &mut Vec<Detail>) -> Option<i64> {
+fn optional_amount(
+    object: &Map<String, Value>,
+    key: &str,
+    details: &mut Vec<Detail>,
+) -> Option<i64> {
     match object.get(key) {
         None | Some(Value::Null) => None,
         Some(value) => Some(amount(value, key, details)),
@@ -562,7 +605,15 @@ mod tests {
     fn missing_fields_are_all_reported() {
         let details = parse_sale(&json!({}), UnknownFields::Reject).unwrap_err();
         let fields: Vec<&str> = details.iter().map(|d| d.field.as_str()).collect();
-        for field in ["id", "outlet_id", "device_id", "receipt_no", "created_at", "items", "payments"] {
+        for field in [
+            "id",
+            "outlet_id",
+            "device_id",
+            "receipt_no",
+            "created_at",
+            "items",
+            "payments",
+        ] {
             assert!(fields.contains(&field), "{field} missing from {fields:?}");
         }
     }

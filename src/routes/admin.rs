@@ -30,7 +30,11 @@ pub async fn dispatch(
     match (method, segments) {
         (Method::Post, ["tenants"]) => provision(req, env, ctx).await,
         (Method::Get, ["tenants"]) => {
-            let tenants: Vec<Value> = directory::list(env).await?.iter().map(Tenant::to_json).collect();
+            let tenants: Vec<Value> = directory::list(env)
+                .await?
+                .iter()
+                .map(Tenant::to_json)
+                .collect();
             http::json(200, &json!({ "items": tenants, "next_cursor": null }))
         }
         (Method::Get, ["tenants", code]) => {
@@ -45,7 +49,9 @@ pub async fn dispatch(
 }
 
 async fn find(env: &Env, code: &str) -> Result<Tenant, ApiError> {
-    directory::fresh_by_code(env, code).await?.ok_or_else(ApiError::not_found)
+    directory::fresh_by_code(env, code)
+        .await?
+        .ok_or_else(ApiError::not_found)
 }
 
 fn internal(error: worker::Error) -> ApiError {
@@ -57,7 +63,15 @@ async fn usage(env: &Env, tenant: &Tenant) -> Result<Value, ApiError> {
     let database = tenant.db(env)?;
     let mut rows = Map::new();
     let mut total = 0;
-    for table in ["users", "devices", "outlets", "categories", "products", "customers", "transactions"] {
+    for table in [
+        "users",
+        "devices",
+        "outlets",
+        "categories",
+        "products",
+        "customers",
+        "transactions",
+    ] {
         let sql = format!("SELECT COUNT(*) AS n FROM {table} WHERE tenant_id = ?");
         let count = db::first(&database, &sql, &[db::text(&tenant.id)])
             .await
@@ -89,7 +103,17 @@ fn parse_provisioning(body: &Map<String, Value>) -> Result<Provisioning, ApiErro
     let mut details = Vec::new();
     http::reject_unknown(
         body,
-        &["code", "name", "owner", "placement", "timezone", "currency", "locale", "modules", "plan"],
+        &[
+            "code",
+            "name",
+            "owner",
+            "placement",
+            "timezone",
+            "currency",
+            "locale",
+            "modules",
+            "plan",
+        ],
         &mut details,
     );
 
@@ -119,7 +143,8 @@ fn parse_provisioning(body: &Map<String, Value>) -> Result<Provisioning, ApiErro
     }
     let owner_name = http::string_field(&owner, "name", &mut owner_details).unwrap_or_default();
     check_name(&owner_name, "name", &mut owner_details);
-    let owner_password = http::string_field(&owner, "password", &mut owner_details).unwrap_or_default();
+    let owner_password =
+        http::string_field(&owner, "password", &mut owner_details).unwrap_or_default();
     check_password(&owner_password, "password", &mut owner_details);
     if body.get("owner").is_some_and(Value::is_object) {
         details.extend(owner_details.into_iter().map(|mut detail| {
@@ -128,19 +153,25 @@ fn parse_provisioning(body: &Map<String, Value>) -> Result<Provisioning, ApiErro
         }));
     }
 
-    let choice = |key: &str, allowed: &[&str], default: &str, details: &mut Vec<Detail>| -> String {
-        match body.get(key) {
-            None | Some(Value::Null) => default.to_string(),
-            Some(Value::String(text)) if allowed.contains(&text.as_str()) => text.clone(),
-            Some(_) => {
-                details.push(Detail::new(key, "invalid_format"));
-                default.to_string()
+    let choice =
+        |key: &str, allowed: &[&str], default: &str, details: &mut Vec<Detail>| -> String {
+            match body.get(key) {
+                None | Some(Value::Null) => default.to_string(),
+                Some(Value::String(text)) if allowed.contains(&text.as_str()) => text.clone(),
+                Some(_) => {
+                    details.push(Detail::new(key, "invalid_format"));
+                    default.to_string()
+                }
             }
-        }
-    };
+        };
     let placement = match body.get("placement") {
         None | Some(Value::Null) => None,
-        Some(_) => Some(choice("placement", &["dedicated", "shared"], "dedicated", &mut details)),
+        Some(_) => Some(choice(
+            "placement",
+            &["dedicated", "shared"],
+            "dedicated",
+            &mut details,
+        )),
     };
     let timezone = choice("timezone", &TIMEZONES, "Asia/Jakarta", &mut details);
     let currency = choice("currency", &["IDR"], "IDR", &mut details);
@@ -223,23 +254,37 @@ const SHARED_BINDING: &str = "TENANT_DB_SHARED";
 
 /// Creates a tenant: claims a database, records it in the directory, then has the tenant's
 /// hub migrate the database and create the owner and the `PUSAT` outlet.
-async fn provision(req: &mut Request, env: &Env, ctx: &mut RequestContext) -> Result<Response, ApiError> {
+async fn provision(
+    req: &mut Request,
+    env: &Env,
+    ctx: &mut RequestContext,
+) -> Result<Response, ApiError> {
     let body = http::read_object(req).await?;
     let request = parse_provisioning(&body)?;
     ctx.tenant_code = Some(request.code.clone());
     let control = control_db(env).await?;
 
-    if directory::fresh_by_code(env, &request.code).await?.is_some() {
+    if directory::fresh_by_code(env, &request.code)
+        .await?
+        .is_some()
+    {
         return Err(ApiError::conflict("tenant_code_taken"));
     }
 
     let tenant_id = crypto::new_uuid().map_err(internal)?;
     let outlet_id = crypto::new_uuid().map_err(internal)?;
     let now = kasir_durable::now_rfc3339();
-    let used = db::all(&control, "SELECT db_binding FROM tenants WHERE placement = 'dedicated'", &[])
-        .await
-        .map_err(internal)?;
-    let used: Vec<&str> = used.iter().filter_map(|row| db::get_str(row, "db_binding")).collect();
+    let used = db::all(
+        &control,
+        "SELECT db_binding FROM tenants WHERE placement = 'dedicated'",
+        &[],
+    )
+    .await
+    .map_err(internal)?;
+    let used: Vec<&str> = used
+        .iter()
+        .filter_map(|row| db::get_str(row, "db_binding"))
+        .collect();
     let mut candidates: Vec<(String, &str)> = Vec::new();
     if request.placement.as_deref() != Some("shared") {
         for binding in pool(env) {
@@ -279,7 +324,10 @@ async fn provision(req: &mut Request, env: &Env, ctx: &mut RequestContext) -> Re
                 claimed = Some(binding);
                 break;
             }
-            Err(error) if db::is_unique_violation(&error) && error.to_string().contains("tenants.code") => {
+            Err(error)
+                if db::is_unique_violation(&error)
+                    && error.to_string().contains("tenants.code") =>
+            {
                 return Err(ApiError::conflict("tenant_code_taken"));
             }
             Err(error) if db::is_unique_violation(&error) => continue,
@@ -298,7 +346,9 @@ async fn provision(req: &mut Request, env: &Env, ctx: &mut RequestContext) -> Re
         email: request.owner_email.clone(),
         name: request.owner_name.clone(),
         role: Role::Owner,
-        password_hash: crypto::hash_password(&request.owner_password).await.map_err(internal)?,
+        password_hash: crypto::hash_password(&request.owner_password)
+            .await
+            .map_err(internal)?,
     };
     let owner_id = owner.id.clone();
     let command = Command::Provision {
@@ -316,7 +366,12 @@ async fn provision(req: &mut Request, env: &Env, ctx: &mut RequestContext) -> Re
     };
     if let Err(error) = hub::call(env, &tenant, actor, command).await {
         // Release the claim so the code and the database can be used again.
-        let _ = db::run(&control, "DELETE FROM tenants WHERE id = ?", &[db::text(&tenant_id)]).await;
+        let _ = db::run(
+            &control,
+            "DELETE FROM tenants WHERE id = ?",
+            &[db::text(&tenant_id)],
+        )
+        .await;
         return Err(error);
     }
 
@@ -332,7 +387,13 @@ async fn provision(req: &mut Request, env: &Env, ctx: &mut RequestContext) -> Re
     )
     .await
     .map_err(internal)?;
-    audit(env, "tenant_provisioned", &request.code, json!({ "placement": tenant.placement, "db_binding": binding })).await;
+    audit(
+        env,
+        "tenant_provisioned",
+        &request.code,
+        json!({ "placement": tenant.placement, "db_binding": binding }),
+    )
+    .await;
 
     let tenant = find(env, &request.code).await?;
     directory::forget(&tenant);
@@ -355,7 +416,9 @@ async fn update(req: &mut Request, env: &Env, code: &str) -> Result<Response, Ap
     let mut status = tenant.status.clone();
     match body.get("status") {
         None => {}
-        Some(Value::String(text)) if text == "active" || text == "suspended" => status = text.clone(),
+        Some(Value::String(text)) if text == "active" || text == "suspended" => {
+            status = text.clone()
+        }
         Some(_) => details.push(Detail::new("status", "invalid_format")),
     }
     let mut plan = tenant.plan.clone();
@@ -423,6 +486,9 @@ async fn audit(env: &Env, action: &str, tenant_code: &str, detail: Value) {
     )
     .await;
     if let Err(error) = result {
-        worker::console_error!("{}", json!({ "event": "audit_failed", "action": action, "error": error.to_string() }));
+        worker::console_error!(
+            "{}",
+            json!({ "event": "audit_failed", "action": action, "error": error.to_string() })
+        );
     }
 }

@@ -33,7 +33,9 @@ pub async fn dispatch(
     let tenant = &principal.tenant;
     match (method, segments) {
         (Method::Get, []) => {
-            let sql = format!("SELECT {COLUMNS} FROM devices WHERE tenant_id = ? ORDER BY created_at, id");
+            let sql = format!(
+                "SELECT {COLUMNS} FROM devices WHERE tenant_id = ? ORDER BY created_at, id"
+            );
             let devices = db::all(&tenant.db(env)?, &sql, &[db::text(&tenant.id)])
                 .await
                 .map_err(internal)?;
@@ -49,11 +51,15 @@ pub async fn dispatch(
 /// Reads one device of the tenant.
 pub async fn find(env: &Env, tenant: &Tenant, id: &str) -> Result<Value, ApiError> {
     let sql = format!("SELECT {COLUMNS} FROM devices WHERE tenant_id = ? AND id = ?");
-    db::first(&tenant.db(env)?, &sql, &[db::text(&tenant.id), db::text(id)])
-        .await
-        .map_err(internal)?
-        .map(Value::Object)
-        .ok_or_else(ApiError::not_found)
+    db::first(
+        &tenant.db(env)?,
+        &sql,
+        &[db::text(&tenant.id), db::text(id)],
+    )
+    .await
+    .map_err(internal)?
+    .map(Value::Object)
+    .ok_or_else(ApiError::not_found)
 }
 
 fn new_code() -> Result<String, ApiError> {
@@ -91,7 +97,9 @@ async fn insert(
         match result {
             Ok(()) => return Ok(()),
             Err(error) if error.to_string().contains("devices.code") => continue,
-            Err(error) if db::is_unique_violation(&error) => return Err(ApiError::conflict("id_taken")),
+            Err(error) if db::is_unique_violation(&error) => {
+                return Err(ApiError::conflict("id_taken"))
+            }
             Err(error) => return Err(internal(error)),
         }
     }
@@ -183,7 +191,10 @@ pub async fn register_for_login(
     if let Some(id) = &request.id {
         if let Ok(device) = find(env, tenant, id).await {
             if !device["revoked_at"].is_null() {
-                return Err(ApiError::keyed(kasir_core::error::ErrorCode::Unauthorized, "invalid_token"));
+                return Err(ApiError::keyed(
+                    kasir_core::error::ErrorCode::Unauthorized,
+                    "invalid_token",
+                ));
             }
             db::run(
                 &database,
@@ -205,6 +216,14 @@ pub async fn register_for_login(
         None => crypto::new_uuid().map_err(internal)?,
     };
     let outlet_id = tenant.default_outlet_id.clone();
-    insert(&database, tenant, &id, request.name.trim(), outlet_id, Some(user_id)).await?;
+    insert(
+        &database,
+        tenant,
+        &id,
+        request.name.trim(),
+        outlet_id,
+        Some(user_id),
+    )
+    .await?;
     find(env, tenant, &id).await
 }

@@ -32,14 +32,26 @@ fn internal(error: worker::Error) -> ApiError {
 }
 
 /// `POST /v1/sync/push`.
-pub async fn push(req: &mut Request, env: &Env, principal: &Principal) -> Result<Response, ApiError> {
+pub async fn push(
+    req: &mut Request,
+    env: &Env,
+    principal: &Principal,
+) -> Result<Response, ApiError> {
     let body = http::read_json(req, MAX_PUSH_BYTES).await?;
     let Some(body) = body.as_object() else {
         return Err(ApiError::invalid("body", "invalid_type"));
     };
     let mut details = Vec::new();
-    http::reject_unknown(body, &["device_id", "schema_version", "mutations"], &mut details);
-    let device_id = match body.get("device_id").and_then(Value::as_str).map(parse_uuid) {
+    http::reject_unknown(
+        body,
+        &["device_id", "schema_version", "mutations"],
+        &mut details,
+    );
+    let device_id = match body
+        .get("device_id")
+        .and_then(Value::as_str)
+        .map(parse_uuid)
+    {
         Some(Some(id)) => Some(id),
         Some(None) => {
             details.push(Detail::new("device_id", "invalid_format"));
@@ -70,7 +82,10 @@ pub async fn push(req: &mut Request, env: &Env, principal: &Principal) -> Result
         return Err(ApiError::validation(details));
     }
     if mutations.len() > MAX_MUTATIONS {
-        return Err(ApiError::keyed(ErrorCode::PayloadTooLarge, "too_many_mutations"));
+        return Err(ApiError::keyed(
+            ErrorCode::PayloadTooLarge,
+            "too_many_mutations",
+        ));
     }
     let device_id = device_id.unwrap_or_default();
     match &principal.device_id {
@@ -81,7 +96,10 @@ pub async fn push(req: &mut Request, env: &Env, principal: &Principal) -> Result
         Some(_) => {}
     }
 
-    let command = Command::Push { device_id, mutations };
+    let command = Command::Push {
+        device_id,
+        mutations,
+    };
     let answer = hub::call(env, &principal.tenant, principal.actor(), command).await?;
     http::json(200, &answer)
 }
@@ -105,7 +123,11 @@ pub async fn pull(req: &Request, env: &Env, principal: &Principal) -> Result<Res
         None => SYNCED_ENTITIES.to_vec(),
         Some(list) => {
             let mut chosen = Vec::new();
-            for name in list.split(',').map(str::trim).filter(|name| !name.is_empty()) {
+            for name in list
+                .split(',')
+                .map(str::trim)
+                .filter(|name| !name.is_empty())
+            {
                 let entity = SYNCED_ENTITIES
                     .iter()
                     .find(|entity| **entity == name)
@@ -122,10 +144,20 @@ pub async fn pull(req: &Request, env: &Env, principal: &Principal) -> Result<Res
     let database = principal.tenant.db(env)?;
     let mut statements = Vec::new();
     for entity in &entities {
-        let sql = format!("SELECT * FROM {entity} WHERE tenant_id = ? AND version > ? ORDER BY version LIMIT ?");
+        let sql = format!(
+            "SELECT * FROM {entity} WHERE tenant_id = ? AND version > ? ORDER BY version LIMIT ?"
+        );
         statements.push(
-            db::statement(&database, &sql, &[db::text(&principal.tenant.id), db::int(after), db::int(limit + 1)])
-                .map_err(internal)?,
+            db::statement(
+                &database,
+                &sql,
+                &[
+                    db::text(&principal.tenant.id),
+                    db::int(after),
+                    db::int(limit + 1),
+                ],
+            )
+            .map_err(internal)?,
         );
     }
     let results = db::batch(&database, statements).await.map_err(internal)?;
@@ -138,7 +170,10 @@ pub async fn pull(req: &Request, env: &Env, principal: &Principal) -> Result<Res
     changes.sort_by_key(|(version, _, _)| *version);
     let has_more = changes.len() as i64 > limit;
     changes.truncate(limit as usize);
-    let cursor = changes.last().map(|(version, _, _)| *version).unwrap_or(after);
+    let cursor = changes
+        .last()
+        .map(|(version, _, _)| *version)
+        .unwrap_or(after);
 
     let mut by_entity: Map<String, Value> = entities
         .iter()
