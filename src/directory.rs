@@ -95,9 +95,10 @@ impl Tenant {
         }
     }
 
-    /// The tenant as the API shows it.
+    /// The tenant as the API shows it, settings (with defaults filled in) at the top level as
+    /// `PATCH /v1/tenant` takes them.
     pub fn to_json(&self) -> Value {
-        json!({
+        let mut tenant = json!({
             "id": self.id,
             "code": self.code,
             "name": self.name,
@@ -110,10 +111,51 @@ impl Tenant {
             "modules": self.modules,
             "default_outlet_id": self.default_outlet_id,
             "schema_version": self.schema_version,
-            "settings": self.settings,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
-        })
+        });
+        if let (Value::Object(tenant), Value::Object(settings)) =
+            (&mut tenant, settings_with_defaults(&self.settings))
+        {
+            tenant.extend(settings);
+        }
+        tenant
+    }
+}
+
+/// Default tombstone retention: 30 days.
+const DEFAULT_RETENTION_SECONDS: i64 = 30 * 24 * 60 * 60;
+
+/// Fills the settings a tenant has not set with their defaults, so clients see every one.
+fn settings_with_defaults(settings: &Value) -> Value {
+    let settings = settings.as_object().cloned().unwrap_or_default();
+    let mut full = json!({
+        "receipt_header": null,
+        "receipt_footer": null,
+        "logo_file_id": null,
+        "tax": TaxSettings::off(),
+        "sync": {
+            "strategies": {
+                "products": "field_merge", "categories": "field_merge", "customers": "lww",
+                "outlets": "lww", "transactions": "lww", "stock_movements": "lww",
+            },
+            "tombstone_retention_seconds": DEFAULT_RETENTION_SECONDS,
+        },
+        "jobs": { "backup_time": "02:00", "report_time": "21:00" },
+    });
+    merge(&mut full, &Value::Object(settings));
+    full
+}
+
+/// Deep-merges `patch` into `target`: objects merge key by key, anything else replaces.
+pub fn merge(target: &mut Value, patch: &Value) {
+    match (target, patch) {
+        (Value::Object(target), Value::Object(patch)) => {
+            for (key, value) in patch {
+                merge(target.entry(key.clone()).or_insert(Value::Null), value);
+            }
+        }
+        (target, patch) => *target = patch.clone(),
     }
 }
 

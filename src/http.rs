@@ -12,8 +12,8 @@ pub const MAX_PUSH_BYTES: usize = 5 * 1024 * 1024;
 /// Reads a JSON body of at most `max_bytes`.
 ///
 /// # Errors
-/// 415 when the body is not declared or parsed as JSON, 413 when it is too large (judged by
-/// `Content-Length` before reading when the client sends one), 422 when it is not valid JSON.
+/// 415 when the body is not declared as JSON or does not parse, 413 when it is too large
+/// (judged by `Content-Length` before reading when the client sends one).
 pub async fn read_json(req: &mut Request, max_bytes: usize) -> Result<Value, ApiError> {
     let content_type = req
         .headers()
@@ -43,7 +43,12 @@ pub async fn read_json(req: &mut Request, max_bytes: usize) -> Result<Value, Api
     if bytes.len() > max_bytes {
         return Err(ApiError::new(ErrorCode::PayloadTooLarge));
     }
-    serde_json::from_slice(&bytes).map_err(|_| ApiError::invalid("body", "invalid_json"))
+    // A body that does not parse is not JSON, whatever its Content-Type says.
+    serde_json::from_slice(&bytes).map_err(|_| {
+        let mut error = ApiError::new(ErrorCode::UnsupportedMediaType);
+        error.details.push(Detail::new("body", "invalid_json"));
+        error
+    })
 }
 
 /// Reads a JSON body that must be an object.

@@ -11,7 +11,11 @@ use crate::protocol::{NewOutlet, NewUser, SaveMode, Saved};
 use crate::{internal, now_rfc3339, Writer};
 
 /// Creates the tenant's version row, its owner and its first outlet in one batch.
-pub(crate) async fn provision(writer: &mut Writer<'_>, owner: NewUser, outlet: NewOutlet) -> Result<Value, ApiError> {
+pub(crate) async fn provision(
+    writer: &mut Writer<'_>,
+    owner: NewUser,
+    outlet: NewOutlet,
+) -> Result<Value, ApiError> {
     let now = now_rfc3339();
     let version = writer.current_version().await? + 1;
     let tenant = db::text(&writer.tenant_id);
@@ -51,16 +55,25 @@ pub(crate) async fn provision(writer: &mut Writer<'_>, owner: NewUser, outlet: N
 }
 
 fn spec_of(entity: &str) -> Result<&'static EntitySpec, ApiError> {
-    catalog_spec(entity).ok_or_else(|| ApiError::internal(format!("not a catalog entity: {entity}")))
+    catalog_spec(entity)
+        .ok_or_else(|| ApiError::internal(format!("not a catalog entity: {entity}")))
 }
 
 /// Reads one row of a catalog or sales table by id, deleted or not.
-pub(crate) async fn load(writer: &Writer<'_>, table: &str, id: &str) -> Result<Option<Row>, ApiError> {
+pub(crate) async fn load(
+    writer: &Writer<'_>,
+    table: &str,
+    id: &str,
+) -> Result<Option<Row>, ApiError> {
     // `table` always comes from a constant entity spec, never from the client.
     let sql = format!("SELECT * FROM {table} WHERE tenant_id = ? AND id = ?");
-    db::first(&writer.db, &sql, &[db::text(&writer.tenant_id), db::text(id)])
-        .await
-        .map_err(internal)
+    db::first(
+        &writer.db,
+        &sql,
+        &[db::text(&writer.tenant_id), db::text(id)],
+    )
+    .await
+    .map_err(internal)
 }
 
 /// Converts a validated JSON field to its stored form (booleans as 0/1).
@@ -68,17 +81,28 @@ pub(crate) fn to_sql(value: &Value) -> SqlValue {
     match value {
         Value::Null => SqlValue::Null,
         Value::Bool(flag) => SqlValue::Int(i64::from(*flag)),
-        Value::Number(number) => SqlValue::Int(number.as_i64().unwrap_or_else(|| number.as_f64().unwrap_or(0.0) as i64)),
+        Value::Number(number) => SqlValue::Int(
+            number
+                .as_i64()
+                .unwrap_or_else(|| number.as_f64().unwrap_or(0.0) as i64),
+        ),
         Value::String(text) => SqlValue::Text(text.clone()),
         other => SqlValue::Text(other.to_string()),
     }
 }
 
 /// Keeps only the spec's columns, in spec order, so no client key reaches SQL text.
-pub(crate) fn columns_of(spec: &EntitySpec, fields: &Map<String, Value>) -> Vec<(&'static str, SqlValue)> {
+pub(crate) fn columns_of(
+    spec: &EntitySpec,
+    fields: &Map<String, Value>,
+) -> Vec<(&'static str, SqlValue)> {
     spec.columns
         .iter()
-        .filter_map(|column| fields.get(column.name).map(|value| (column.name, to_sql(value))))
+        .filter_map(|column| {
+            fields
+                .get(column.name)
+                .map(|value| (column.name, to_sql(value)))
+        })
         .collect()
 }
 
@@ -118,9 +142,13 @@ pub(crate) async fn check_unique(
         "SELECT id FROM {} WHERE tenant_id = ? AND {column} = ? AND id <> ? AND deleted_at IS NULL",
         spec.name
     );
-    let taken = db::first(&writer.db, &sql, &[db::text(&writer.tenant_id), value.clone(), db::text(id)])
-        .await
-        .map_err(internal)?;
+    let taken = db::first(
+        &writer.db,
+        &sql,
+        &[db::text(&writer.tenant_id), value.clone(), db::text(id)],
+    )
+    .await
+    .map_err(internal)?;
     match taken {
         Some(_) => Err(ApiError::conflict(message_key)),
         None => Ok(()),
@@ -139,7 +167,10 @@ pub(crate) fn write_statement(
 ) -> Result<D1PreparedStatement, ApiError> {
     let now = now_rfc3339();
     let (sql, mut args) = if exists {
-        let assignments: Vec<String> = values.iter().map(|(column, _)| format!("{column} = ?")).collect();
+        let assignments: Vec<String> = values
+            .iter()
+            .map(|(column, _)| format!("{column} = ?"))
+            .collect();
         let mut sql = format!("UPDATE {} SET ", spec.name);
         for assignment in &assignments {
             sql.push_str(assignment);
@@ -168,7 +199,12 @@ pub(crate) fn write_statement(
         (sql, args)
     };
     if !exists {
-        args.extend([db::int(version), db::text(&now), db::text(&now), db::text(sync_source)]);
+        args.extend([
+            db::int(version),
+            db::text(&now),
+            db::text(&now),
+            db::text(sync_source),
+        ]);
     }
     db::statement(&writer.db, &sql, &args).map_err(internal)
 }
@@ -189,7 +225,9 @@ pub(crate) async fn save(
     match (&existing, mode) {
         (Some(row), SaveMode::Create) => {
             // The same create again is a replay and answers the stored record.
-            let same = values.iter().all(|(column, value)| row.get(*column).map(to_sql).as_ref() == Some(value));
+            let same = values
+                .iter()
+                .all(|(column, value)| row.get(*column).map(to_sql).as_ref() == Some(value));
             let live = row.get("deleted_at").is_none_or(Value::is_null);
             if same && live {
                 return Ok(Saved {
@@ -209,7 +247,15 @@ pub(crate) async fn save(
     check_references(writer, spec, &values).await?;
     check_unique(writer, spec, id, &values).await?;
     let version = writer.current_version().await? + 1;
-    let statement = write_statement(writer, spec, id, &values, existing.is_some(), version, sync_source)?;
+    let statement = write_statement(
+        writer,
+        spec,
+        id,
+        &values,
+        existing.is_some(),
+        version,
+        sync_source,
+    )?;
     writer.commit(vec![statement], version).await?;
 
     let stored = load(writer, spec.name, id)

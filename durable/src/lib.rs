@@ -52,18 +52,23 @@ impl DurableObject for TenantHub {
                     }
                 }
             }
-            Err(error) => HubReply::Error(ApiError::internal(format!("unreadable hub request: {error}"))),
+            Err(error) => HubReply::Error(ApiError::internal(format!(
+                "unreadable hub request: {error}"
+            ))),
         };
         Response::from_json(&reply)
     }
 }
 
 impl TenantHub {
-    async fn execute(&self, memory: &mut HubMemory, request: HubRequest) -> Result<Value, ApiError> {
-        let database = self
-            .env
-            .d1(&request.db_binding)
-            .map_err(|error| ApiError::internal(format!("binding {}: {error}", request.db_binding)))?;
+    async fn execute(
+        &self,
+        memory: &mut HubMemory,
+        request: HubRequest,
+    ) -> Result<Value, ApiError> {
+        let database = self.env.d1(&request.db_binding).map_err(|error| {
+            ApiError::internal(format!("binding {}: {error}", request.db_binding))
+        })?;
         if !memory.migrated.contains(&request.db_binding) {
             migrate::apply(&database, migrate::TENANT_MIGRATIONS)
                 .await
@@ -77,7 +82,9 @@ impl TenantHub {
             memory,
         };
         match request.command {
-            Command::Provision { owner, outlet } => catalog::provision(&mut writer, owner, outlet).await,
+            Command::Provision { owner, outlet } => {
+                catalog::provision(&mut writer, owner, outlet).await
+            }
             Command::Save {
                 entity,
                 id,
@@ -85,7 +92,8 @@ impl TenantHub {
                 mode,
                 sync_source,
             } => {
-                let saved = catalog::save(&mut writer, &entity, &id, &fields, mode, &sync_source).await?;
+                let saved =
+                    catalog::save(&mut writer, &entity, &id, &fields, mode, &sync_source).await?;
                 Ok(json!(saved))
             }
             Command::Delete {
@@ -97,13 +105,29 @@ impl TenantHub {
                 Ok(Value::Null)
             }
             Command::Sale { body, sync_source } => {
-                let saved = sale::record_sale(&mut writer, &request.actor, &request.tax, &body, &sync_source).await?;
+                let saved = sale::record_sale(
+                    &mut writer,
+                    &request.actor,
+                    &request.tax,
+                    &body,
+                    &sync_source,
+                )
+                .await?;
                 Ok(json!(saved))
             }
             Command::Push {
                 device_id,
                 mutations,
-            } => push::apply_push(&mut writer, &request.actor, &request.tax, &device_id, mutations).await,
+            } => {
+                push::apply_push(
+                    &mut writer,
+                    &request.actor,
+                    &request.tax,
+                    &device_id,
+                    mutations,
+                )
+                .await
+            }
         }
     }
 }
@@ -135,13 +159,19 @@ impl Writer<'_> {
         )
         .await
         .map_err(internal)?;
-        let version = row.and_then(|row| db::get_i64(&row, "version")).unwrap_or(0);
+        let version = row
+            .and_then(|row| db::get_i64(&row, "version"))
+            .unwrap_or(0);
         self.memory.version = Some(version);
         Ok(version)
     }
 
     /// Commits statements together with the tenant's new version, all or nothing.
-    async fn commit(&mut self, mut statements: Vec<worker::D1PreparedStatement>, version: i64) -> Result<(), ApiError> {
+    async fn commit(
+        &mut self,
+        mut statements: Vec<worker::D1PreparedStatement>,
+        version: i64,
+    ) -> Result<(), ApiError> {
         statements.push(
             db::statement(
                 &self.db,

@@ -59,7 +59,10 @@ pub async fn apply(database: &D1Database, migrations: &[Migration]) -> worker::R
     )
     .await?;
     let applied = db::all(database, "SELECT name FROM d1_migrations", &[]).await?;
-    let applied: Vec<&str> = applied.iter().filter_map(|row| db::get_str(row, "name")).collect();
+    let applied: Vec<&str> = applied
+        .iter()
+        .filter_map(|row| db::get_str(row, "name"))
+        .collect();
 
     for migration in migrations {
         if applied.contains(&migration.name) {

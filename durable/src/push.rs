@@ -49,7 +49,10 @@ pub(crate) async fn apply_push(
         let result = match parse_mutation(raw) {
             Err(detail) => {
                 let mutation_id = raw.get("id").cloned().unwrap_or(Value::Null);
-                rejected(mutation_id, &ApiError::validation(vec![prefixed(detail, index)]))
+                rejected(
+                    mutation_id,
+                    &ApiError::validation(vec![prefixed(detail, index)]),
+                )
             }
             Ok(mutation) => match stored_result(writer, device_id, &mutation.id).await? {
                 Some(result) => result,
@@ -89,7 +92,9 @@ fn prefixed(mut detail: Detail, index: usize) -> Detail {
 }
 
 fn parse_mutation(raw: &Value) -> Result<Mutation<'_>, Detail> {
-    let object = raw.as_object().ok_or_else(|| Detail::new("", "invalid_type"))?;
+    let object = raw
+        .as_object()
+        .ok_or_else(|| Detail::new("", "invalid_type"))?;
     let uuid_of = |key: &str| -> Result<String, Detail> {
         let text = object
             .get(key)
@@ -139,7 +144,11 @@ fn parse_mutation(raw: &Value) -> Result<Mutation<'_>, Detail> {
     })
 }
 
-async fn stored_result(writer: &Writer<'_>, device_id: &str, mutation_id: &str) -> Result<Option<Value>, ApiError> {
+async fn stored_result(
+    writer: &Writer<'_>,
+    device_id: &str,
+    mutation_id: &str,
+) -> Result<Option<Value>, ApiError> {
     let row = db::first(
         &writer.db,
         "SELECT result FROM sync_mutations WHERE tenant_id = ? AND device_id = ? AND mutation_id = ?",
@@ -152,7 +161,12 @@ async fn stored_result(writer: &Writer<'_>, device_id: &str, mutation_id: &str) 
         .and_then(|text| serde_json::from_str(&text).ok()))
 }
 
-fn record_statement(writer: &Writer<'_>, device_id: &str, mutation_id: &str, result: &Value) -> Result<D1PreparedStatement, ApiError> {
+fn record_statement(
+    writer: &Writer<'_>,
+    device_id: &str,
+    mutation_id: &str,
+    result: &Value,
+) -> Result<D1PreparedStatement, ApiError> {
     db::statement(
         &writer.db,
         "INSERT OR IGNORE INTO sync_mutations (tenant_id, device_id, mutation_id, result, applied_at) VALUES (?, ?, ?, ?, ?)",
@@ -206,7 +220,9 @@ async fn apply_one(
         Err(error) => {
             let result = rejected(json!(mutation.id), &error);
             let statement = record_statement(writer, device_id, &mutation.id, &result)?;
-            db::batch(&writer.db, vec![statement]).await.map_err(internal)?;
+            db::batch(&writer.db, vec![statement])
+                .await
+                .map_err(internal)?;
             Ok(result)
         }
     }
@@ -252,12 +268,24 @@ async fn apply_sale(
     .await?;
 
     if recorded.saved.created {
-        return Ok(outcome(&mutation.id, "applied", recorded.version, &recorded.ignored));
+        return Ok(outcome(
+            &mutation.id,
+            "applied",
+            recorded.version,
+            &recorded.ignored,
+        ));
     }
     // A replay of a stored sale: nothing was written, so record the duplicate now.
-    let result = outcome(&mutation.id, "duplicate", recorded.version, &recorded.ignored);
+    let result = outcome(
+        &mutation.id,
+        "duplicate",
+        recorded.version,
+        &recorded.ignored,
+    );
     let statement = record_statement(writer, device_id, &mutation.id, &result)?;
-    db::batch(&writer.db, vec![statement]).await.map_err(internal)?;
+    db::batch(&writer.db, vec![statement])
+        .await
+        .map_err(internal)?;
     Ok(result)
 }
 
@@ -281,7 +309,10 @@ async fn apply_catalog(
     let deleted = existing
         .as_ref()
         .is_some_and(|row| !row.get("deleted_at").is_none_or(Value::is_null));
-    let stored_version = existing.as_ref().and_then(|row| db::get_i64(row, "version")).unwrap_or(0);
+    let stored_version = existing
+        .as_ref()
+        .and_then(|row| db::get_i64(row, "version"))
+        .unwrap_or(0);
     if !allows(actor.role, catalog_permission(spec, existing.is_none())) {
         return Err(ApiError::forbidden());
     }
@@ -293,13 +324,22 @@ async fn apply_catalog(
         if deleted {
             let result = outcome(&mutation.id, "applied", stored_version, &[]);
             let statement = record_statement(writer, device_id, &mutation.id, &result)?;
-            db::batch(&writer.db, vec![statement]).await.map_err(internal)?;
+            db::batch(&writer.db, vec![statement])
+                .await
+                .map_err(internal)?;
             return Ok(result);
         }
         let next_version = writer.current_version().await? + 1;
         let result = outcome(&mutation.id, "applied", next_version, &[]);
         let record = record_statement(writer, device_id, &mutation.id, &result)?;
-        delete(writer, spec.name, &mutation.record_id, &mutation.sync_source, Some(record)).await?;
+        delete(
+            writer,
+            spec.name,
+            &mutation.record_id,
+            &mutation.sync_source,
+            Some(record),
+        )
+        .await?;
         return Ok(result);
     }
 
@@ -308,7 +348,9 @@ async fn apply_catalog(
     if deleted {
         let result = outcome(&mutation.id, "merged", stored_version, &[]);
         let statement = record_statement(writer, device_id, &mutation.id, &result)?;
-        db::batch(&writer.db, vec![statement]).await.map_err(internal)?;
+        db::batch(&writer.db, vec![statement])
+            .await
+            .map_err(internal)?;
         return Ok(result);
     }
 
@@ -318,10 +360,19 @@ async fn apply_catalog(
             data.retain(|key, _| fields.contains(key));
         }
     }
-    let mode = if existing.is_some() { Mode::Update } else { Mode::Create };
-    let validated = validate_fields(spec, &data, mode, UnknownFields::Ignore).map_err(ApiError::validation)?;
+    let mode = if existing.is_some() {
+        Mode::Update
+    } else {
+        Mode::Create
+    };
+    let validated =
+        validate_fields(spec, &data, mode, UnknownFields::Ignore).map_err(ApiError::validation)?;
     // `id` travels as `record_id`; it is not an ignored column.
-    let ignored: Vec<String> = validated.ignored.into_iter().filter(|field| field != "id").collect();
+    let ignored: Vec<String> = validated
+        .ignored
+        .into_iter()
+        .filter(|field| field != "id")
+        .collect();
 
     check_references(writer, spec, &validated.values).await?;
     check_unique(writer, spec, &mutation.record_id, &validated.values).await?;

@@ -28,7 +28,16 @@ pub(crate) async fn record_sale(
     body: &Value,
     sync_source: &str,
 ) -> Result<Saved, ApiError> {
-    let recorded = insert_sale(writer, actor, tax, body, UnknownFields::Reject, sync_source, Vec::new()).await?;
+    let recorded = insert_sale(
+        writer,
+        actor,
+        tax,
+        body,
+        UnknownFields::Reject,
+        sync_source,
+        Vec::new(),
+    )
+    .await?;
     Ok(recorded.saved)
 }
 
@@ -80,7 +89,10 @@ pub(crate) async fn insert_sale(
     // A product deleted after an offline terminal sold it still counts: the sale is kept.
     for (index, item) in sale.items.iter().enumerate() {
         if load(writer, "products", &item.product_id).await?.is_none() {
-            return Err(ApiError::invalid(format!("items[{index}].product_id"), "invalid_reference"));
+            return Err(ApiError::invalid(
+                format!("items[{index}].product_id"),
+                "invalid_reference",
+            ));
         }
     }
     let totals = price_sale(&sale, tax).map_err(ApiError::validation)?;

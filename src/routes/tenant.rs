@@ -21,45 +21,9 @@ const SYNCED: [&str; 6] = [
     "transactions",
     "stock_movements",
 ];
-/// Default tombstone retention: 30 days.
-const DEFAULT_RETENTION_SECONDS: i64 = 30 * 24 * 60 * 60;
 
 pub fn show(principal: &Principal) -> Result<Response, ApiError> {
-    http::json(200, &with_defaults(principal.tenant.to_json()))
-}
-
-/// Fills the settings a tenant has not set with their defaults, so clients see every one.
-fn with_defaults(mut tenant: Value) -> Value {
-    let settings = tenant["settings"].as_object().cloned().unwrap_or_default();
-    let mut full = json!({
-        "receipt_header": null,
-        "receipt_footer": null,
-        "logo_file_id": null,
-        "tax": TaxSettings::off(),
-        "sync": {
-            "strategies": {
-                "products": "field_merge", "categories": "field_merge", "customers": "lww",
-                "outlets": "lww", "transactions": "lww", "stock_movements": "lww",
-            },
-            "tombstone_retention_seconds": DEFAULT_RETENTION_SECONDS,
-        },
-        "jobs": { "backup_time": "02:00", "report_time": "21:00" },
-    });
-    merge(&mut full, &Value::Object(settings));
-    tenant["settings"] = full;
-    tenant
-}
-
-/// Deep-merges `patch` into `target`: objects merge key by key, anything else replaces.
-fn merge(target: &mut Value, patch: &Value) {
-    match (target, patch) {
-        (Value::Object(target), Value::Object(patch)) => {
-            for (key, value) in patch {
-                merge(target.entry(key.clone()).or_insert(Value::Null), value);
-            }
-        }
-        (target, patch) => *target = patch.clone(),
-    }
+    http::json(200, &principal.tenant.to_json())
 }
 
 fn is_clock_time(text: &str) -> bool {
@@ -253,7 +217,7 @@ pub async fn update(
     if let Some(value) = body.get("sync") {
         let patch = parse_sync(value, &mut details);
         let mut sync = settings.get("sync").cloned().unwrap_or_else(|| json!({}));
-        merge(&mut sync, &patch);
+        directory::merge(&mut sync, &patch);
         settings.insert("sync".to_string(), sync);
     }
     if let Some(value) = body.get("jobs") {
@@ -315,5 +279,5 @@ pub async fn update(
     let updated = directory::by_id(env, &tenant.id)
         .await?
         .ok_or_else(ApiError::not_found)?;
-    http::json(200, &with_defaults(updated.to_json()))
+    http::json(200, &updated.to_json())
 }
