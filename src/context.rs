@@ -15,7 +15,7 @@ pub struct RequestContext {
 }
 
 impl RequestContext {
-    /// The language of messages: the caller's choice, else the tenant's, else English.
+    /// Picks the language of messages: the caller's choice, else the tenant's, else English.
     pub fn lang(&self) -> Lang {
         self.accept_language
             .or(self.tenant_locale)

@@ -37,12 +37,12 @@ pub fn random_bytes<const N: usize>() -> worker::Result<[u8; N]> {
     Ok(bytes)
 }
 
-/// A new random (version 4) UUID.
+/// Generates a random (version 4) UUID.
 pub fn new_uuid() -> worker::Result<String> {
     Ok(crypto()?.random_uuid())
 }
 
-/// A random opaque token: 32 bytes, base64url.
+/// Generates a random opaque token: 32 bytes, base64url.
 pub fn random_token() -> worker::Result<String> {
     Ok(URL_SAFE_NO_PAD.encode(random_bytes::<32>()?))
 }

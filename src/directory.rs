@@ -69,7 +69,7 @@ impl Tenant {
         }
     }
 
-    /// The tenant's database.
+    /// Returns the tenant's database binding.
     pub fn db(&self, env: &Env) -> Result<D1Database, ApiError> {
         env.d1(&self.db_binding)
             .map_err(|error| ApiError::internal(format!("binding {}: {error}", self.db_binding)))
@@ -95,7 +95,7 @@ impl Tenant {
         }
     }
 
-    /// The tenant as the API shows it, settings (with defaults filled in) at the top level as
+    /// Renders the tenant as the API shows it, settings (with defaults filled in) at the top level as
     /// `PATCH /v1/tenant` takes them.
     pub fn to_json(&self) -> Value {
         let mut tenant = json!({
@@ -168,7 +168,7 @@ fn now_ms() -> f64 {
     worker::Date::now().as_millis() as f64
 }
 
-/// The control database, migrated once per isolate.
+/// Returns the control database, migrating it once per isolate.
 pub async fn control_db(env: &Env) -> Result<D1Database, ApiError> {
     let database = env
         .d1("CONTROL_DB")

@@ -43,7 +43,7 @@ pub async fn read_json(req: &mut Request, max_bytes: usize) -> Result<Value, Api
     if bytes.len() > max_bytes {
         return Err(ApiError::new(ErrorCode::PayloadTooLarge));
     }
-    // A body that does not parse is not JSON, whatever its Content-Type says.
+    // A body that does not parse is not JSON, whatever its Content-Type header claims.
     serde_json::from_slice(&bytes).map_err(|_| {
         let mut error = ApiError::new(ErrorCode::UnsupportedMediaType);
         error.details.push(Detail::new("body", "invalid_json"));

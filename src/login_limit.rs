@@ -1,5 +1,5 @@
 //! Login rate limiting: failed attempts counted per tenant and email, and per client address,
-//! in fixed 15-minute windows in CONTROL_DB. Past a limit every attempt answers 429 until the
+//! in fixed 15-minute windows in CONTROL_DB. Past a limit every attempt gets 429 until the
 //! window ends, whether its password is right or not; successful logins are not counted.
 
 use kasir_core::error::{ApiError, ErrorCode};

@@ -47,7 +47,7 @@ pub async fn dispatch(
     }
 }
 
-/// A path id segment as a canonical UUID; a malformed id reads as a missing record.
+/// Parses a path id segment as a canonical UUID. A malformed id reads as a missing record.
 pub fn path_id(segment: &str) -> Result<String, ApiError> {
     parse_uuid(segment).ok_or_else(ApiError::not_found)
 }
@@ -120,7 +120,7 @@ async fn tenant_route(
     }
 }
 
-/// The module and permission of a catalog route.
+/// Returns the module and permission of a catalog route.
 fn catalog_access(entity: &str, method: &Method) -> (Option<&'static str>, Permission) {
     let reading = *method == Method::Get;
     match entity {

@@ -233,7 +233,7 @@ impl ApiError {
         ApiError::keyed(ErrorCode::Conflict, message_key)
     }
 
-    /// A 422 with one detail.
+    /// Builds a 422 with one detail.
     pub fn invalid(field: impl Into<String>, detail_code: &str) -> ApiError {
         ApiError::validation(vec![Detail::new(field, detail_code)])
     }
@@ -244,7 +244,7 @@ impl ApiError {
         error
     }
 
-    /// A 500 whose cause is logged, never shown.
+    /// Builds a 500 whose cause is logged, never shown.
     pub fn internal(cause: impl Into<String>) -> ApiError {
         let mut error = ApiError::new(ErrorCode::Internal);
         error.internal = Some(cause.into());
@@ -652,12 +652,33 @@ mod tests {
     #[test]
     fn every_detail_code_has_both_languages() {
         let detail_codes = [
-            "required", "unknown_field", "invalid_type", "invalid_format", "invalid_json", "too_long",
-            "too_short", "out_of_range", "negative_amount", "too_large", "invalid_quantity",
-            "zero_payment", "change_exceeds_cash", "line_discount_exceeds_line",
-            "discount_exceeds_subtotal", "underpaid", "overpaid_without_cash", "no_items",
-            "no_payments", "invalid_tax_settings", "subtotal_mismatch", "tax_mismatch",
-            "total_mismatch", "invalid_cursor", "invalid_reference", "insert_only", "unknown_entity",
+            "required",
+            "unknown_field",
+            "invalid_type",
+            "invalid_format",
+            "invalid_json",
+            "too_long",
+            "too_short",
+            "out_of_range",
+            "negative_amount",
+            "too_large",
+            "invalid_quantity",
+            "zero_payment",
+            "change_exceeds_cash",
+            "line_discount_exceeds_line",
+            "discount_exceeds_subtotal",
+            "underpaid",
+            "overpaid_without_cash",
+            "no_items",
+            "no_payments",
+            "invalid_tax_settings",
+            "subtotal_mismatch",
+            "tax_mismatch",
+            "total_mismatch",
+            "invalid_cursor",
+            "invalid_reference",
+            "insert_only",
+            "unknown_entity",
         ];
         for code in detail_codes {
             assert!(message(code, Lang::En).is_some(), "{code} lacks English");

@@ -1,5 +1,5 @@
 //! A sale as a client sends it: parsing, pricing against the server's figures, and the body
-//! hash that tells a replay from a different sale under the same id.
+//! hash that distinguishes a replay from a different sale under the same id.
 
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
@@ -12,7 +12,7 @@ use crate::money::{
 };
 use crate::validate::{format_rfc3339_millis, parse_rfc3339_millis, parse_uuid};
 
-/// Longest receipt number kept; `{outlet}-{device}-{YYMMDD}-{seq}` fits well within it.
+/// Maximum receipt number length in characters; `{outlet}-{device}-{YYMMDD}-{seq}` fits well within it.
 pub const MAX_RECEIPT_NO_CHARS: usize = 64;
 /// A sale carries at most this many lines, far above any real basket.
 pub const MAX_ITEMS: usize = 1000;

@@ -39,7 +39,7 @@ pub fn is_outlet_code(text: &str) -> bool {
             .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
 }
 
-/// A deliberately loose email check: one `@`, a dot in the domain, no spaces or controls.
+/// Checks an email loosely, by design: one `@`, a dot in the domain, no spaces or controls.
 pub fn is_email(text: &str) -> bool {
     if text.len() > 254 || text.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return false;

@@ -224,7 +224,7 @@ pub(crate) async fn save(
 
     match (&existing, mode) {
         (Some(row), SaveMode::Create) => {
-            // The same create again is a replay and answers the stored record.
+            // The same create again is a replay and returns the stored record.
             let same = values
                 .iter()
                 .all(|(column, value)| row.get(*column).map(to_sql).as_ref() == Some(value));

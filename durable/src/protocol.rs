@@ -1,4 +1,4 @@
-//! What the Worker sends to a tenant's hub and what comes back, as JSON over the stub's fetch.
+//! Requests from the Worker to a tenant's hub and their replies, as JSON over the stub's fetch.
 
 use kasir_core::error::ApiError;
 use kasir_core::money::TaxSettings;
@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 #[derive(Debug, Serialize, Deserialize)]
 pub struct HubRequest {
     pub tenant_id: String,
-    /// Name of the D1 binding that holds the tenant's data.
+    /// Name of the D1 binding that contains the tenant's data.
     pub db_binding: String,
     pub actor: Actor,
     pub tax: TaxSettings,
@@ -76,7 +76,7 @@ pub struct NewOutlet {
     pub name: String,
 }
 
-/// The hub's answer: a value or an API error.
+/// The hub's reply: a value or an API error.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum HubReply {

@@ -1,5 +1,5 @@
 //! Sync push inside the hub: mutations applied in order, each committed with its recorded
-//! result so a retried push answers exactly as the first one did.
+//! result so a retried push returns exactly what the first one did.
 
 use kasir_core::entity::{catalog_spec, validate_fields, EntitySpec, Mode, UnknownFields};
 use kasir_core::error::{ApiError, Detail, ErrorCode, Lang};
@@ -30,7 +30,7 @@ struct Mutation<'a> {
 ///
 /// # Errors
 /// Only a D1 failure fails the whole push; mutations committed before it keep their
-/// recorded results, so the client's retry answers them from the record.
+/// recorded results, so the client's retry gets them from the record.
 pub(crate) async fn apply_push(
     writer: &mut Writer<'_>,
     actor: &Actor,

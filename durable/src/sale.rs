@@ -1,5 +1,5 @@
 //! Recording a sale inside the hub. Sales are insert-only: the same id and body again is a
-//! replay that answers the stored sale; the same id with another body is a conflict.
+//! replay that returns the stored sale; the same id with another body is a conflict.
 
 use kasir_core::entity::UnknownFields;
 use kasir_core::error::{ApiError, ErrorCode};

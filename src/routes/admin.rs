@@ -239,7 +239,7 @@ fn parse_modules(value: &Value, details: &mut Vec<Detail>) -> Vec<String> {
     modules
 }
 
-/// The dedicated pool's bindings, in claim order.
+/// Lists the dedicated pool's bindings, in claim order.
 fn pool(env: &Env) -> Vec<String> {
     env.var("TENANT_DB_POOL")
         .map(|var| var.to_string())

@@ -80,7 +80,7 @@ pub async fn find(
     Ok(row_to_record(spec, row))
 }
 
-/// The search condition of `?q=` per entity, with its arguments.
+/// Builds the search condition of `?q=` per entity, with its arguments.
 fn search(spec: &EntitySpec, q: &str) -> (String, Vec<SqlValue>) {
     let escaped: String = q
         .chars()

@@ -60,7 +60,7 @@ async fn create(req: &mut Request, env: &Env, principal: &Principal) -> Result<R
     http::json(if saved.created { 201 } else { 200 }, &saved.record)
 }
 
-/// The user whose sales the caller may see: everyone's, or only the caller's own.
+/// Returns the user whose sales the caller may see: `None` for everyone's.
 fn visible_user(principal: &Principal) -> Result<Option<&str>, ApiError> {
     if principal.can(Permission::ReadAllSales) {
         Ok(None)
