@@ -24,7 +24,7 @@ export PATH := $(CARGO_BIN):$(PATH)
 help:
 	@echo "make dev      build and serve on 127.0.0.1:$(PORT) (state in $(PERSIST_DIR))"
 	@echo "make test     unit tests, then integration tests against a real wrangler dev"
-	@echo "make demo     replay a real bakery trading day (POS_LOG) against a fresh server"
+	@echo "make demo     replay a real bakery trading day (POS_LOG); starts a server unless one runs on PORT"
 	@echo "make lint     cargo fmt --check and clippy -D warnings"
 
 # --- set-up: each step runs only when its result is missing or outdated ---

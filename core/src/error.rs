@@ -463,6 +463,11 @@ const MESSAGES: &[(&str, &str, &str)] = &[
         "Satu push berisi paling banyak 500 mutasi; pecah menjadi beberapa.",
     ),
     (
+        "default_outlet",
+        "The shop's default outlet cannot be deleted.",
+        "Outlet utama toko tidak dapat dihapus.",
+    ),
+    (
         "pool_exhausted",
         "No tenant database is free.",
         "Tidak ada database tenant yang tersedia.",

@@ -7,3 +7,5 @@ pub mod permissions;
 pub mod sale;
 pub mod token;
 pub mod validate;
+pub mod hlc;
+pub mod merge;

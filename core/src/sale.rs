@@ -387,6 +387,49 @@ pub fn payments_json(sale: &SaleInput) -> Value {
     Value::Array(payments)
 }
 
+/// Hashes what makes a sale the same sale: the parsed fields, without the client's own
+/// figures (they are checked against the server's) or ignored fields. So a replay that spells
+/// an id in upper case or adds a correct `total` is still the same sale.
+pub fn sale_hash(sale: &SaleInput) -> String {
+    let items: Vec<Value> = sale
+        .items
+        .iter()
+        .map(|item| {
+            json!([
+                item.product_id,
+                item.qty_milli,
+                item.unit_price,
+                item.discount
+            ])
+        })
+        .collect();
+    let payments: Vec<Value> = sale
+        .payments
+        .iter()
+        .map(|payment| {
+            json!([
+                payment.method.as_str(),
+                payment.amount,
+                payment.reference,
+                payment.status
+            ])
+        })
+        .collect();
+    body_hash(&json!({
+        "id": sale.id,
+        "outlet_id": sale.outlet_id,
+        "device_id": sale.device_id,
+        "receipt_no": sale.receipt_no,
+        "created_at_ms": sale.created_at_ms,
+        "shift_id": sale.shift_id,
+        "customer_id": sale.customer_id,
+        "items": items,
+        "discount": sale.discount,
+        "payments": payments,
+        "note": sale.note,
+    }))
+}
+
 /// Hashes a body in canonical form (object keys sorted, no spaces) as lowercase hex.
 pub fn body_hash(body: &Value) -> String {
     // serde_json's default map keeps keys sorted, so `to_string` is canonical.
@@ -485,6 +528,10 @@ fn required_text(
             details.push(Detail::new(key, "too_long"));
             String::new()
         }
+        Some(Value::String(text)) if text.contains('\0') => {
+            details.push(Detail::new(key, "invalid_format"));
+            String::new()
+        }
         Some(Value::String(text)) => text.clone(),
         Some(Value::Null) | None => {
             details.push(Detail::new(key, "required"));
@@ -508,6 +555,10 @@ fn optional_text(
         None | Some(Value::Null) => None,
         Some(Value::String(text)) if text.chars().count() > max_chars => {
             details.push(Detail::new(field, "too_long"));
+            None
+        }
+        Some(Value::String(text)) if text.contains('\0') => {
+            details.push(Detail::new(field, "invalid_format"));
             None
         }
         Some(Value::String(text)) => Some(text.clone()),
@@ -625,6 +676,35 @@ mod tests {
         let sale = parse_sale(&body, UnknownFields::Reject).unwrap();
         let details = price_sale(&sale, &TaxSettings::off()).unwrap_err();
         assert_eq!(details[0].code, "underpaid");
+    }
+
+    #[test]
+    fn sale_hash_ignores_spelling_of_same_sale() {
+        let first = parse_sale(&sale_body(), UnknownFields::Reject).unwrap();
+        let mut body = sale_body();
+        body["id"] = json!("0190F5C4-7D3A-7B2E-9C1D-1234567890AB");
+        body["total"] = json!(38000);
+        body["payments"][0]["status"] = json!("paid");
+        let replay = parse_sale(&body, UnknownFields::Reject).unwrap();
+        assert_eq!(sale_hash(&first), sale_hash(&replay));
+    }
+
+    #[test]
+    fn sale_hash_differs_for_other_items() {
+        let first = parse_sale(&sale_body(), UnknownFields::Reject).unwrap();
+        let mut body = sale_body();
+        body["items"][0]["qty"] = json!(3);
+        let other = parse_sale(&body, UnknownFields::Reject).unwrap();
+        assert_ne!(sale_hash(&first), sale_hash(&other));
+    }
+
+    #[test]
+    fn nul_in_receipt_number_is_rejected() {
+        let mut body = sale_body();
+        body["receipt_no"] = json!("A\u{0}B");
+        let details = parse_sale(&body, UnknownFields::Reject).unwrap_err();
+        assert_eq!(details[0].field, "receipt_no");
+        assert_eq!(details[0].code, "invalid_format");
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use kasir_core::entity::UnknownFields;
 use kasir_core::error::{ApiError, ErrorCode};
 use kasir_core::money::TaxSettings;
-use kasir_core::sale::{body_hash, items_json, parse_sale, payments_json, price_sale, sale_record};
+use kasir_core::sale::{items_json, parse_sale, payments_json, price_sale, sale_hash, sale_record};
 use serde_json::Value;
 use worker::D1PreparedStatement;
 
@@ -62,7 +62,7 @@ pub(crate) async fn insert_sale(
         }
     }
 
-    let hash = body_hash(body);
+    let hash = sale_hash(&sale);
     if let Some(stored) = load(writer, "transactions", &sale.id).await? {
         if db::get_str(&stored, "body_hash") != Some(hash.as_str()) {
             return Err(ApiError::conflict("sale_replay_mismatch"));
@@ -78,6 +78,8 @@ pub(crate) async fn insert_sale(
         });
     }
 
+    // Deleted outlets, customers and products still count: a terminal that sold offline
+    // before the deletion reached it must not lose the sale.
     if load(writer, "outlets", &sale.outlet_id).await?.is_none() {
         return Err(ApiError::invalid("outlet_id", "invalid_reference"));
     }
@@ -86,14 +88,31 @@ pub(crate) async fn insert_sale(
             return Err(ApiError::invalid("customer_id", "invalid_reference"));
         }
     }
-    // A product deleted after an offline terminal sold it still counts: the sale is kept.
-    for (index, item) in sale.items.iter().enumerate() {
-        if load(writer, "products", &item.product_id).await?.is_none() {
-            return Err(ApiError::invalid(
-                format!("items[{index}].product_id"),
-                "invalid_reference",
-            ));
-        }
+    let device = db::first(
+        &writer.db,
+        "SELECT id FROM devices WHERE tenant_id = ? AND id = ?",
+        &[db::text(&writer.tenant_id), db::text(&sale.device_id)],
+    )
+    .await
+    .map_err(internal)?;
+    if device.is_none() {
+        return Err(ApiError::invalid("device_id", "invalid_reference"));
+    }
+    let product_ids: Vec<&str> = sale
+        .items
+        .iter()
+        .map(|item| item.product_id.as_str())
+        .collect();
+    let known = existing_ids(writer, "products", &product_ids).await?;
+    if let Some(index) = sale
+        .items
+        .iter()
+        .position(|item| !known.contains(&item.product_id))
+    {
+        return Err(ApiError::invalid(
+            format!("items[{index}].product_id"),
+            "invalid_reference",
+        ));
     }
     let totals = price_sale(&sale, tax).map_err(ApiError::validation)?;
 
@@ -156,4 +175,34 @@ pub(crate) async fn insert_sale(
         version,
         ignored: sale.ignored,
     })
+}
+
+/// Most values bound in one D1 statement; D1 allows 100.
+const MAX_BOUND_VALUES: usize = 90;
+
+/// Returns which of `ids` exist in `table` for the tenant, deleted or not, in one query per
+/// 90 distinct ids instead of one per id.
+async fn existing_ids(
+    writer: &Writer<'_>,
+    table: &str,
+    ids: &[&str],
+) -> Result<Vec<String>, ApiError> {
+    let mut distinct: Vec<&str> = ids.to_vec();
+    distinct.sort_unstable();
+    distinct.dedup();
+    let mut found = Vec::with_capacity(distinct.len());
+    for chunk in distinct.chunks(MAX_BOUND_VALUES) {
+        let placeholders = vec!["?"; chunk.len()].join(", ");
+        // `table` is a constant of the caller.
+        let sql = format!("SELECT id FROM {table} WHERE tenant_id = ? AND id IN ({placeholders})");
+        let mut args = vec![db::text(&writer.tenant_id)];
+        args.extend(chunk.iter().map(|id| db::text(*id)));
+        let rows = db::all(&writer.db, &sql, &args).await.map_err(internal)?;
+        found.extend(
+            rows.iter()
+                .filter_map(|row| db::get_str(row, "id"))
+                .map(str::to_string),
+        );
+    }
+    Ok(found)
 }

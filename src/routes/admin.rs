@@ -203,6 +203,8 @@ fn parse_provisioning(body: &Map<String, Value>) -> Result<Provisioning, ApiErro
 pub fn check_name(name: &str, field: &str, details: &mut Vec<Detail>) {
     if name.chars().count() > 200 {
         details.push(Detail::new(field, "too_long"));
+    } else if name.contains('\0') {
+        details.push(Detail::new(field, "invalid_format"));
     } else if name.trim().is_empty() && !details.iter().any(|d| d.field == field) {
         details.push(Detail::new(field, "required"));
     }
@@ -213,7 +215,9 @@ pub fn check_password(password: &str, field: &str, details: &mut Vec<Detail>) {
     if details.iter().any(|d| d.field == field) {
         return;
     }
-    if length < MIN_PASSWORD_CHARS {
+    if password.contains('\0') {
+        details.push(Detail::new(field, "invalid_format"));
+    } else if length < MIN_PASSWORD_CHARS {
         details.push(Detail::new(field, "too_short"));
     } else if length > MAX_PASSWORD_CHARS {
         details.push(Detail::new(field, "too_long"));

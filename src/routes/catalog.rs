@@ -45,9 +45,17 @@ pub async fn dispatch(
         (Method::Get, [id]) => http::json(200, &find(env, principal, spec, &path_id(id)?).await?),
         (Method::Patch, [id]) => update(req, env, principal, spec, &path_id(id)?).await,
         (Method::Delete, [id]) => {
+            let id = path_id(id)?;
+            // Devices and new terminals fall back to the default outlet, so it stays.
+            if spec.name == "outlets"
+                && principal.tenant.default_outlet_id.as_deref() == Some(id.as_str())
+            {
+                find(env, principal, spec, &id).await?;
+                return Err(ApiError::conflict("default_outlet"));
+            }
             let command = Command::Delete {
                 entity: spec.name.to_string(),
-                id: path_id(id)?,
+                id,
                 sync_source: "web".to_string(),
             };
             hub::call(env, &principal.tenant, principal.actor(), command).await?;

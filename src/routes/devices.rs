@@ -120,16 +120,7 @@ async fn create(req: &mut Request, env: &Env, principal: &Principal) -> Result<R
     }
     let database = tenant.db(env)?;
     if let Some(outlet_id) = &outlet_id {
-        let outlet = db::first(
-            &database,
-            "SELECT id FROM outlets WHERE tenant_id = ? AND id = ? AND deleted_at IS NULL",
-            &[db::text(&tenant.id), db::text(outlet_id)],
-        )
-        .await
-        .map_err(internal)?;
-        if outlet.is_none() {
-            return Err(ApiError::invalid("outlet_id", "invalid_reference"));
-        }
+        check_outlet(&database, tenant, outlet_id, "outlet_id").await?;
     }
     let id = match id {
         Some(id) => id,
@@ -137,6 +128,26 @@ async fn create(req: &mut Request, env: &Env, principal: &Principal) -> Result<R
     };
     insert(&database, tenant, &id, name.trim(), outlet_id, None).await?;
     http::json(201, &find(env, tenant, &id).await?)
+}
+
+/// Fails with 422 unless `outlet_id` names a live outlet of the tenant.
+async fn check_outlet(
+    database: &D1Database,
+    tenant: &Tenant,
+    outlet_id: &str,
+    field: &str,
+) -> Result<(), ApiError> {
+    let outlet = db::first(
+        database,
+        "SELECT id FROM outlets WHERE tenant_id = ? AND id = ? AND deleted_at IS NULL",
+        &[db::text(&tenant.id), db::text(outlet_id)],
+    )
+    .await
+    .map_err(internal)?;
+    match outlet {
+        Some(_) => Ok(()),
+        None => Err(ApiError::invalid(field, "invalid_reference")),
+    }
 }
 
 fn optional_uuid(value: Option<&Value>, field: &str, details: &mut Vec<Detail>) -> Option<String> {
@@ -215,7 +226,13 @@ pub async fn register_for_login(
         Some(id) => id,
         None => crypto::new_uuid().map_err(internal)?,
     };
-    let outlet_id = tenant.default_outlet_id.clone();
+    let outlet_id = match request.outlet_id {
+        Some(outlet_id) => {
+            check_outlet(&database, tenant, &outlet_id, "device.outlet_id").await?;
+            Some(outlet_id)
+        }
+        None => tenant.default_outlet_id.clone(),
+    };
     insert(
         &database,
         tenant,

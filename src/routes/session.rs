@@ -124,6 +124,7 @@ pub async fn login(
 pub struct DeviceRequest {
     pub id: Option<String>,
     pub name: String,
+    pub outlet_id: Option<String>,
 }
 
 fn parse_device_request(value: Option<&Value>, details: &mut Vec<Detail>) -> Option<DeviceRequest> {
@@ -153,11 +154,29 @@ fn parse_device_request(value: Option<&Value>, details: &mut Vec<Detail>) -> Opt
     };
     let name = http::string_field(object, "name", &mut device_details).unwrap_or_default();
     crate::routes::admin::check_name(&name, "name", &mut device_details);
+    let outlet_id = match object.get("outlet_id") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(text)) => {
+            let outlet_id = parse_uuid(text);
+            if outlet_id.is_none() {
+                device_details.push(Detail::new("outlet_id", "invalid_format"));
+            }
+            outlet_id
+        }
+        Some(_) => {
+            device_details.push(Detail::new("outlet_id", "invalid_type"));
+            None
+        }
+    };
     for mut detail in device_details {
         detail.field = format!("device.{}", detail.field);
         details.push(detail);
     }
-    Some(DeviceRequest { id, name })
+    Some(DeviceRequest {
+        id,
+        name,
+        outlet_id,
+    })
 }
 
 fn user_json(row: &Map<String, Value>) -> Value {
@@ -245,6 +264,7 @@ pub async fn refresh(
         return Err(rejected(ctx, "refresh_unknown"));
     };
     ctx.tenant_code = Some(tenant.code.clone());
+    ctx.tenant_locale = Some(Lang::parse(&tenant.locale));
     tenant.ensure_active()?;
     let database = tenant.db(env)?;
     let hash = crypto::sha256_hex(&token);

@@ -32,6 +32,10 @@ fn is_clock_time(text: &str) -> bool {
     };
     hours.len() == 2
         && minutes.len() == 2
+        && hours
+            .bytes()
+            .chain(minutes.bytes())
+            .all(|b| b.is_ascii_digit())
         && hours.parse::<u8>().is_ok_and(|h| h < 24)
         && minutes.parse::<u8>().is_ok_and(|m| m < 60)
 }
@@ -120,7 +124,8 @@ fn parse_sync(value: &Value, details: &mut Vec<Detail>) -> Value {
     }
     if let Some(retention) = object.get("tombstone_retention_seconds") {
         match retention.as_i64() {
-            Some(seconds) if seconds >= 1 => {
+            // At most about 10 years; longer is a mistake, not a policy.
+            Some(seconds) if (1..=315_360_000).contains(&seconds) => {
                 sync.insert("tombstone_retention_seconds".to_string(), json!(seconds));
             }
             _ => details.push(Detail::new(
@@ -192,6 +197,9 @@ pub async fn update(
             None => {}
             Some(Value::Null) => {
                 settings.insert(key.to_string(), Value::Null);
+            }
+            Some(Value::String(text)) if text.contains('\0') => {
+                details.push(Detail::new(key, "invalid_format"))
             }
             Some(Value::String(text)) if text.chars().count() <= 500 => {
                 settings.insert(key.to_string(), json!(text));
