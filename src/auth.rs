@@ -71,11 +71,7 @@ pub fn jwt_secret(env: &Env) -> Result<Vec<u8>, ApiError> {
 /// # Errors
 /// 401 for a missing, invalid or expired token, a deleted user, a revoked device or a
 /// logged-out session; 423 when the tenant is suspended.
-pub async fn authenticate(
-    req: &Request,
-    env: &Env,
-    ctx: &mut RequestContext,
-) -> Result<Principal, ApiError> {
+pub async fn authenticate(req: &Request, env: &Env, ctx: &mut RequestContext) -> Result<Principal, ApiError> {
     let rejected = |ctx: &mut RequestContext, event: &'static str| {
         ctx.security_event = Some(event);
         ApiError::keyed(kasir_core::error::ErrorCode::Unauthorized, "invalid_token")
@@ -125,9 +121,7 @@ pub async fn authenticate(
         return Err(rejected(ctx, "token_session_revoked"));
     }
     // The stored role wins over the token's, so a role change applies at once.
-    let role = db::get_str(&row, "role")
-        .and_then(Role::parse)
-        .unwrap_or(claims.role);
+    let role = db::get_str(&row, "role").and_then(Role::parse).unwrap_or(claims.role);
 
     Ok(Principal {
         tenant,
@@ -142,11 +136,7 @@ pub async fn authenticate(
 ///
 /// # Errors
 /// 401 when it is missing or wrong; a tenant's access token is wrong here too.
-pub fn authenticate_admin(
-    req: &Request,
-    env: &Env,
-    ctx: &mut RequestContext,
-) -> Result<(), ApiError> {
+pub fn authenticate_admin(req: &Request, env: &Env, ctx: &mut RequestContext) -> Result<(), ApiError> {
     let expected = env
         .secret("ADMIN_TOKEN")
         .map(|secret| secret.to_string())

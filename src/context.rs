@@ -17,8 +17,6 @@ pub struct RequestContext {
 impl RequestContext {
     /// Picks the language of messages: the caller's choice, else the tenant's, else English.
     pub fn lang(&self) -> Lang {
-        self.accept_language
-            .or(self.tenant_locale)
-            .unwrap_or(Lang::En)
+        self.accept_language.or(self.tenant_locale).unwrap_or(Lang::En)
     }
 }

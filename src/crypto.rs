@@ -15,8 +15,7 @@ const HASH_BITS: u32 = 256;
 
 /// A stored hash that no password matches, verified for unknown users so a login takes as
 /// long whether or not the email exists.
-const DUMMY_HASH: &str =
-    "pbkdf2-sha256$100000$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+const DUMMY_HASH: &str = "pbkdf2-sha256$100000$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
 
 fn crypto() -> worker::Result<Crypto> {
     // workerd's global scope carries `crypto` as a browser worker's does.
@@ -70,10 +69,7 @@ async fn pbkdf2(password: &str, salt: &[u8], iterations: u32) -> worker::Result<
     let key = subtle
         .import_key_with_str("raw", &password_bytes, "PBKDF2", false, &usages)
         .map_err(js_error)?;
-    let key: CryptoKey = JsFuture::from(key)
-        .await
-        .map_err(js_error)?
-        .unchecked_into();
+    let key: CryptoKey = JsFuture::from(key).await.map_err(js_error)?.unchecked_into();
 
     let algorithm = Object::new();
     Reflect::set(&algorithm, &"name".into(), &"PBKDF2".into()).map_err(js_error)?;

@@ -5,7 +5,9 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 
 use kasir_core::error::{ApiError, ErrorCode};
+use kasir_core::merge::Strategy;
 use kasir_core::money::TaxSettings;
+use kasir_durable::protocol::SyncSettings;
 use kasir_durable::{db, migrate};
 use serde_json::{json, Value};
 use worker::{D1Database, Env};
@@ -82,6 +84,33 @@ impl Tenant {
             .unwrap_or_else(TaxSettings::off)
     }
 
+    /// The sync strategies the tenant chose; entities it did not list keep their defaults.
+    pub fn sync_settings(&self) -> SyncSettings {
+        let strategies = self.settings["sync"]["strategies"]
+            .as_object()
+            .map(|strategies| {
+                strategies
+                    .iter()
+                    .filter_map(|(entity, strategy)| {
+                        strategy
+                            .as_str()
+                            .and_then(Strategy::parse)
+                            .map(|strategy| (entity.clone(), strategy))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        SyncSettings { strategies }
+    }
+
+    /// Seconds a tombstone is kept before it is purged.
+    pub fn tombstone_retention_seconds(&self) -> i64 {
+        self.settings["sync"]["tombstone_retention_seconds"]
+            .as_i64()
+            .filter(|seconds| *seconds >= 1)
+            .unwrap_or(DEFAULT_RETENTION_SECONDS)
+    }
+
     pub fn module_enabled(&self, module: &str) -> bool {
         self.modules.iter().any(|enabled| enabled == module)
     }
@@ -114,8 +143,7 @@ impl Tenant {
             "created_at": self.created_at,
             "updated_at": self.updated_at,
         });
-        if let (Value::Object(tenant), Value::Object(settings)) =
-            (&mut tenant, settings_with_defaults(&self.settings))
+        if let (Value::Object(tenant), Value::Object(settings)) = (&mut tenant, settings_with_defaults(&self.settings))
         {
             tenant.extend(settings);
         }
@@ -239,13 +267,9 @@ pub async fn by_id(env: &Env, id: &str) -> Result<Option<Tenant>, ApiError> {
 /// Reads a tenant without the cache, for admin views.
 pub async fn fresh_by_code(env: &Env, code: &str) -> Result<Option<Tenant>, ApiError> {
     let control = control_db(env).await?;
-    let row = db::first(
-        &control,
-        "SELECT * FROM tenants WHERE code = ?",
-        &[db::text(code)],
-    )
-    .await
-    .map_err(|error| ApiError::internal(error.to_string()))?;
+    let row = db::first(&control, "SELECT * FROM tenants WHERE code = ?", &[db::text(code)])
+        .await
+        .map_err(|error| ApiError::internal(error.to_string()))?;
     Ok(row.map(|row| Tenant::from_row(&row)))
 }
 

@@ -15,16 +15,8 @@ pub const MAX_PUSH_BYTES: usize = 5 * 1024 * 1024;
 /// 415 when the body is not declared as JSON or does not parse, 413 when it is too large
 /// (judged by `Content-Length` before reading when the client sends one).
 pub async fn read_json(req: &mut Request, max_bytes: usize) -> Result<Value, ApiError> {
-    let content_type = req
-        .headers()
-        .get("content-type")
-        .ok()
-        .flatten()
-        .unwrap_or_default();
-    if !content_type
-        .to_ascii_lowercase()
-        .starts_with("application/json")
-    {
+    let content_type = req.headers().get("content-type").ok().flatten().unwrap_or_default();
+    if !content_type.to_ascii_lowercase().starts_with("application/json") {
         return Err(ApiError::new(ErrorCode::UnsupportedMediaType));
     }
     let declared = req
@@ -104,21 +96,14 @@ impl Query {
             None => Ok(default),
             Some(text) => match text.parse::<i64>() {
                 Ok(limit) if limit >= 1 => Ok(limit.min(max)),
-                _ => Err(ApiError::validation(vec![Detail::new(
-                    "limit",
-                    "out_of_range",
-                )])),
+                _ => Err(ApiError::validation(vec![Detail::new("limit", "out_of_range")])),
             },
         }
     }
 }
 
 /// Takes a string field out of a JSON object, for bodies validated field by field.
-pub fn string_field(
-    object: &serde_json::Map<String, Value>,
-    name: &str,
-    details: &mut Vec<Detail>,
-) -> Option<String> {
+pub fn string_field(object: &serde_json::Map<String, Value>, name: &str, details: &mut Vec<Detail>) -> Option<String> {
     match object.get(name) {
         Some(Value::String(text)) => Some(text.clone()),
         None | Some(Value::Null) => {
@@ -133,11 +118,7 @@ pub fn string_field(
 }
 
 /// Lists keys of `object` outside `allowed` as `unknown_field` details.
-pub fn reject_unknown(
-    object: &serde_json::Map<String, Value>,
-    allowed: &[&str],
-    details: &mut Vec<Detail>,
-) {
+pub fn reject_unknown(object: &serde_json::Map<String, Value>, allowed: &[&str], details: &mut Vec<Detail>) {
     for key in object.keys() {
         if !allowed.contains(&key.as_str()) {
             details.push(Detail::new(key.clone(), "unknown_field"));

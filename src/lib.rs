@@ -26,14 +26,11 @@ fn request_id(req: &Request) -> String {
         Some(id)
             if !id.is_empty()
                 && id.len() <= 64
-                && id
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') =>
+                && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') =>
         {
             id
         }
-        _ => crypto::new_uuid()
-            .unwrap_or_else(|_| format!("req-{}", worker::Date::now().as_millis())),
+        _ => crypto::new_uuid().unwrap_or_else(|_| format!("req-{}", worker::Date::now().as_millis())),
     }
 }
 
@@ -46,9 +43,7 @@ fn error_response(error: &ApiError, ctx: &RequestContext) -> Response {
         })
         .with_status(error.status());
     if let Some(seconds) = error.retry_after {
-        let _ = response
-            .headers_mut()
-            .set("retry-after", &seconds.to_string());
+        let _ = response.headers_mut().set("retry-after", &seconds.to_string());
     }
     response
 }

@@ -63,11 +63,7 @@ pub async fn check(env: &Env, limits: &Limits, keys: &Keys) -> Result<(), ApiErr
     let rows = db::all(
         &control,
         "SELECT key, count FROM login_failures WHERE window_start = ? AND key IN (?, ?)",
-        &[
-            db::int(start),
-            db::text(&keys.account),
-            db::text(&keys.address),
-        ],
+        &[db::int(start), db::text(&keys.account), db::text(&keys.address)],
     )
     .await
     .map_err(|error| ApiError::internal(error.to_string()))?;

@@ -9,7 +9,7 @@ use worker::{Env, Method, Request, Response};
 use crate::auth::{authenticate, authenticate_admin, Principal};
 use crate::context::RequestContext;
 use crate::http;
-use crate::routes::{admin, catalog, devices, sales, session, sync, tenant, users};
+use crate::routes::{admin, catalog, devices, sales, session, sync, tenant, users, watermelon};
 
 const OPENAPI: &str = include_str!("../openapi.json");
 
@@ -17,11 +17,7 @@ const OPENAPI: &str = include_str!("../openapi.json");
 ///
 /// # Errors
 /// The API error to render in the envelope.
-pub async fn dispatch(
-    mut req: Request,
-    env: &Env,
-    ctx: &mut RequestContext,
-) -> Result<Response, ApiError> {
+pub async fn dispatch(mut req: Request, env: &Env, ctx: &mut RequestContext) -> Result<Response, ApiError> {
     let method = req.method();
     let path = req.path();
     let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
@@ -29,8 +25,8 @@ pub async fn dispatch(
     match (&method, segments.as_slice()) {
         (Method::Get, ["health"]) => http::json(200, &serde_json::json!({ "status": "ok" })),
         (Method::Get, ["v1", "openapi.json"]) => {
-            let spec: serde_json::Value = serde_json::from_str(OPENAPI)
-                .map_err(|error| ApiError::internal(error.to_string()))?;
+            let spec: serde_json::Value =
+                serde_json::from_str(OPENAPI).map_err(|error| ApiError::internal(error.to_string()))?;
             http::json(200, &spec)
         }
         (_, ["v1", "admin", rest @ ..]) => {
@@ -108,7 +104,32 @@ async fn tenant_route(
         (Method::Post, ["sync", "push"]) => {
             require_module(principal, "sync")?;
             principal.require(Permission::Sync)?;
-            sync::push(req, env, principal).await
+            sync::push(req, env, principal, ctx.lang()).await
+        }
+        (Method::Get, ["sync", "conflicts"]) => {
+            require_module(principal, "sync")?;
+            principal.require(Permission::ResolveConflicts)?;
+            sync::conflicts(req, env, principal).await
+        }
+        (Method::Post, ["sync", "conflicts", id, "resolve"]) => {
+            require_module(principal, "sync")?;
+            principal.require(Permission::ResolveConflicts)?;
+            sync::resolve(req, env, principal, &path_id(id)?).await
+        }
+        (Method::Get, ["sync", "log"]) => {
+            require_module(principal, "sync")?;
+            principal.require(Permission::ReadSyncLog)?;
+            sync::log(req, env, principal).await
+        }
+        (Method::Get, ["sync", "watermelon"]) => {
+            require_module(principal, "sync")?;
+            principal.require(Permission::Sync)?;
+            watermelon::pull(req, env, principal).await
+        }
+        (Method::Post, ["sync", "watermelon"]) => {
+            require_module(principal, "sync")?;
+            principal.require(Permission::Sync)?;
+            watermelon::push(req, env, principal, ctx.lang()).await
         }
         (Method::Get, ["sync", "pull"]) => {
             require_module(principal, "sync")?;

@@ -129,10 +129,7 @@ mod tests {
             );
         }
         let invalid_utf8 = URL_SAFE_NO_PAD.encode([0xff, 0xfe, 0xfd]);
-        assert_eq!(
-            decode_cursor::<VersionCursor>(&invalid_utf8),
-            Err(CursorError)
-        );
+        assert_eq!(decode_cursor::<VersionCursor>(&invalid_utf8), Err(CursorError));
     }
 
     #[test]
@@ -163,10 +160,7 @@ mod tests {
         });
         assert!(too_long.len() > MAX_CURSOR_LEN);
         assert_eq!(decode_cursor::<NameCursor>(&too_long), Err(CursorError));
-        assert_eq!(
-            decode_cursor::<NameCursor>(&"A".repeat(1_000_000)),
-            Err(CursorError)
-        );
+        assert_eq!(decode_cursor::<NameCursor>(&"A".repeat(1_000_000)), Err(CursorError));
     }
 
     #[test]
@@ -175,9 +169,6 @@ mod tests {
         map.insert((1, 2), "tuple keys are not JSON object keys");
         let text = encode_cursor(&map);
         assert_eq!(text, "");
-        assert_eq!(
-            decode_cursor::<HashMap<String, String>>(&text),
-            Err(CursorError)
-        );
+        assert_eq!(decode_cursor::<HashMap<String, String>>(&text), Err(CursorError));
     }
 }

@@ -116,11 +116,7 @@ pub const PRODUCTS: EntitySpec = EntitySpec {
         column("category_id", ColumnKind::Uuid),
         required("price", ColumnKind::Money),
         column("cost", ColumnKind::Money),
-        defaulted(
-            "unit",
-            ColumnKind::Text { max_chars: 16 },
-            DefaultValue::Text("pcs"),
-        ),
+        defaulted("unit", ColumnKind::Text { max_chars: 16 }, DefaultValue::Text("pcs")),
         defaulted("track_stock", ColumnKind::Bool, DefaultValue::Int(0)),
         defaulted("is_active", ColumnKind::Bool, DefaultValue::Int(1)),
         column("image_file_id", ColumnKind::Uuid),
@@ -183,14 +179,7 @@ pub fn catalog_spec(name: &str) -> Option<&'static EntitySpec> {
 }
 
 /// Columns every synced row has, set by the server.
-pub const SERVER_COLUMNS: [&str; 6] = [
-    "id",
-    "version",
-    "created_at",
-    "updated_at",
-    "deleted_at",
-    "sync_source",
-];
+pub const SERVER_COLUMNS: [&str; 6] = ["id", "version", "created_at", "updated_at", "deleted_at", "sync_source"];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
@@ -361,19 +350,35 @@ pub fn whole_number(value: &Value) -> Result<i64, &'static str> {
         return Err("too_large");
     }
     match number.as_f64() {
-        Some(float) if float.fract() == 0.0 && float.abs() <= MAX_SAFE_INTEGER as f64 => {
-            Ok(float as i64)
-        }
+        Some(float) if float.fract() == 0.0 && float.abs() <= MAX_SAFE_INTEGER as f64 => Ok(float as i64),
         Some(float) if float.abs() > MAX_SAFE_INTEGER as f64 => Err("too_large"),
         _ => Err("invalid_type"),
     }
 }
 
+/// Takes the client-writable columns of a stored row, booleans as JSON booleans: the part of
+/// a record that merges compare and snapshots keep.
+pub fn client_fields(spec: &EntitySpec, row: &Map<String, Value>) -> Map<String, Value> {
+    let mut fields = Map::new();
+    for column in spec.columns {
+        let mut value = row.get(column.name).cloned().unwrap_or(Value::Null);
+        if column.kind == ColumnKind::Bool {
+            if let Some(number) = value.as_f64() {
+                value = Value::Bool(number != 0.0);
+            }
+        }
+        fields.insert(column.name.to_string(), value);
+    }
+    normalize_integers(&mut fields);
+    fields
+}
+
 /// Turns a stored row into an API record: drops `tenant_id` and internal columns, and turns
 /// the 0/1 that D1 returns for boolean columns into JSON booleans.
 pub fn row_to_record(spec: &EntitySpec, mut row: Map<String, Value>) -> Value {
-    row.remove("tenant_id");
-    row.remove("hlc");
+    for internal in ["tenant_id", "hlc", "created_version", "created_device_id"] {
+        row.remove(internal);
+    }
     for column in spec.columns {
         if column.kind == ColumnKind::Bool {
             if let Some(value) = row.get_mut(column.name) {
@@ -414,8 +419,7 @@ mod tests {
     #[test]
     fn product_create_fills_defaults() {
         let fields = object(json!({"name": "Roti Tawar", "price": 18000}));
-        let validated =
-            validate_fields(&PRODUCTS, &fields, Mode::Create, UnknownFields::Reject).unwrap();
+        let validated = validate_fields(&PRODUCTS, &fields, Mode::Create, UnknownFields::Reject).unwrap();
         assert_eq!(validated.get("unit"), Some(&SqlValue::Text("pcs".into())));
         assert_eq!(validated.get("track_stock"), Some(&SqlValue::Int(0)));
         assert_eq!(validated.get("is_active"), Some(&SqlValue::Int(1)));
@@ -424,8 +428,7 @@ mod tests {
 
     #[test]
     fn product_create_requires_name_and_price() {
-        let details = validate_fields(&PRODUCTS, &Map::new(), Mode::Create, UnknownFields::Reject)
-            .unwrap_err();
+        let details = validate_fields(&PRODUCTS, &Map::new(), Mode::Create, UnknownFields::Reject).unwrap_err();
         let fields: Vec<&str> = details.iter().map(|d| d.field.as_str()).collect();
         assert_eq!(fields, vec!["name", "price"]);
         assert!(details.iter().all(|d| d.code == "required"));
@@ -434,8 +437,7 @@ mod tests {
     #[test]
     fn unknown_field_is_rejected_in_rest() {
         let fields = object(json!({"name": "Kopi", "price": 1, "colour": "red"}));
-        let details =
-            validate_fields(&PRODUCTS, &fields, Mode::Create, UnknownFields::Reject).unwrap_err();
+        let details = validate_fields(&PRODUCTS, &fields, Mode::Create, UnknownFields::Reject).unwrap_err();
         assert_eq!(details[0].field, "colour");
         assert_eq!(details[0].code, "unknown_field");
     }
@@ -443,8 +445,7 @@ mod tests {
     #[test]
     fn unknown_field_is_ignored_in_sync() {
         let fields = object(json!({"name": "Kopi", "price": 1, "colour": "red"}));
-        let validated =
-            validate_fields(&PRODUCTS, &fields, Mode::Create, UnknownFields::Ignore).unwrap();
+        let validated = validate_fields(&PRODUCTS, &fields, Mode::Create, UnknownFields::Ignore).unwrap();
         assert_eq!(validated.ignored, vec!["colour".to_string()]);
     }
 
@@ -458,8 +459,7 @@ mod tests {
             (json!("1000"), "invalid_type"),
         ] {
             let fields = object(json!({"name": "Kopi", "price": price}));
-            let details = validate_fields(&PRODUCTS, &fields, Mode::Create, UnknownFields::Reject)
-                .unwrap_err();
+            let details = validate_fields(&PRODUCTS, &fields, Mode::Create, UnknownFields::Reject).unwrap_err();
             assert_eq!(details[0].code, code, "{price}");
         }
     }
@@ -467,8 +467,7 @@ mod tests {
     #[test]
     fn update_returns_only_given_columns() {
         let fields = object(json!({"price": 20000}));
-        let validated =
-            validate_fields(&PRODUCTS, &fields, Mode::Update, UnknownFields::Reject).unwrap();
+        let validated = validate_fields(&PRODUCTS, &fields, Mode::Update, UnknownFields::Reject).unwrap();
         assert_eq!(validated.values, vec![("price", SqlValue::Int(20000))]);
     }
 
@@ -476,24 +475,20 @@ mod tests {
     fn hostile_text_is_kept_verbatim() {
         let name = "Kopi'; DROP TABLE products; -- \u{202e}😀";
         let fields = object(json!({"name": name, "price": 1}));
-        let validated =
-            validate_fields(&PRODUCTS, &fields, Mode::Create, UnknownFields::Reject).unwrap();
+        let validated = validate_fields(&PRODUCTS, &fields, Mode::Create, UnknownFields::Reject).unwrap();
         assert_eq!(validated.get("name"), Some(&SqlValue::Text(name.into())));
     }
 
     #[test]
     fn text_over_limit_is_rejected() {
         let fields = object(json!({"name": "x".repeat(201), "price": 1}));
-        let details =
-            validate_fields(&PRODUCTS, &fields, Mode::Create, UnknownFields::Reject).unwrap_err();
+        let details = validate_fields(&PRODUCTS, &fields, Mode::Create, UnknownFields::Reject).unwrap_err();
         assert_eq!(details[0].code, "too_long");
     }
 
     #[test]
     fn row_booleans_and_integers_are_restored() {
-        let row = object(
-            json!({"tenant_id": "t", "id": "p", "track_stock": 1.0, "is_active": 0, "price": 18000.0}),
-        );
+        let row = object(json!({"tenant_id": "t", "id": "p", "track_stock": 1.0, "is_active": 0, "price": 18000.0}));
         let record = row_to_record(&PRODUCTS, row);
         assert_eq!(record["track_stock"], json!(true));
         assert_eq!(record["is_active"], json!(false));

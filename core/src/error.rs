@@ -157,11 +157,7 @@ impl Detail {
         }
     }
 
-    pub fn with_figures(
-        mut self,
-        expected: serde_json::Value,
-        received: serde_json::Value,
-    ) -> Detail {
+    pub fn with_figures(mut self, expected: serde_json::Value, received: serde_json::Value) -> Detail {
         self.expected = Some(expected);
         self.received = Some(received);
         self
@@ -321,11 +317,7 @@ const MESSAGES: &[(&str, &str, &str)] = &[
         "This module is turned off for the shop.",
         "Modul ini dinonaktifkan untuk toko ini.",
     ),
-    (
-        "not_found",
-        "The record was not found.",
-        "Data tidak ditemukan.",
-    ),
+    ("not_found", "The record was not found.", "Data tidak ditemukan."),
     (
         "method_not_allowed",
         "This method is not allowed on this path.",
@@ -473,11 +465,7 @@ const MESSAGES: &[(&str, &str, &str)] = &[
         "Tidak ada database tenant yang tersedia.",
     ),
     // Detail codes.
-    (
-        "required",
-        "This field is required.",
-        "Isian ini wajib diisi.",
-    ),
+    ("required", "This field is required.", "Isian ini wajib diisi."),
     (
         "unknown_field",
         "This field is not allowed.",
@@ -498,16 +486,8 @@ const MESSAGES: &[(&str, &str, &str)] = &[
         "The body is not valid JSON.",
         "Isi permintaan bukan JSON yang valid.",
     ),
-    (
-        "too_long",
-        "This text is too long.",
-        "Teks ini terlalu panjang.",
-    ),
-    (
-        "too_short",
-        "This text is too short.",
-        "Teks ini terlalu pendek.",
-    ),
+    ("too_long", "This text is too long.", "Teks ini terlalu panjang."),
+    ("too_short", "This text is too short.", "Teks ini terlalu pendek."),
     (
         "out_of_range",
         "This number is out of the allowed range.",
@@ -518,11 +498,7 @@ const MESSAGES: &[(&str, &str, &str)] = &[
         "Amounts may not be negative.",
         "Jumlah uang tidak boleh negatif.",
     ),
-    (
-        "too_large",
-        "This number is too large.",
-        "Angka ini terlalu besar.",
-    ),
+    ("too_large", "This number is too large.", "Angka ini terlalu besar."),
     (
         "invalid_quantity",
         "Quantity must be positive with at most 3 decimals.",
@@ -588,11 +564,7 @@ const MESSAGES: &[(&str, &str, &str)] = &[
         "The total differs from the server's calculation.",
         "Total berbeda dengan perhitungan server.",
     ),
-    (
-        "invalid_cursor",
-        "The cursor is invalid.",
-        "Kursor tidak valid.",
-    ),
+    ("invalid_cursor", "The cursor is invalid.", "Kursor tidak valid."),
     (
         "invalid_reference",
         "The referenced record does not exist.",
@@ -602,6 +574,11 @@ const MESSAGES: &[(&str, &str, &str)] = &[
         "invalid_role",
         "This role cannot be assigned by you.",
         "Peran ini tidak dapat Anda berikan.",
+    ),
+    (
+        "server_only",
+        "Only the server writes movements of this kind.",
+        "Hanya server yang mencatat pergerakan stok jenis ini.",
     ),
     (
         "insert_only",
@@ -640,16 +617,8 @@ mod tests {
         for code in ErrorCode::ALL {
             let en = message(code.as_str(), Lang::En);
             let id = message(code.as_str(), Lang::Id);
-            assert!(
-                en.is_some_and(|m| !m.is_empty()),
-                "{} lacks English",
-                code.as_str()
-            );
-            assert!(
-                id.is_some_and(|m| !m.is_empty()),
-                "{} lacks Indonesian",
-                code.as_str()
-            );
+            assert!(en.is_some_and(|m| !m.is_empty()), "{} lacks English", code.as_str());
+            assert!(id.is_some_and(|m| !m.is_empty()), "{} lacks Indonesian", code.as_str());
             assert_ne!(en, id, "{} is not translated", code.as_str());
         }
     }
@@ -712,8 +681,9 @@ mod tests {
 
     #[test]
     fn envelope_carries_code_message_and_request_id() {
-        let error = ApiError::validation(vec![Detail::new("total", "total_mismatch")
-            .with_figures(serde_json::json!(38000), serde_json::json!(39000))]);
+        let error = ApiError::validation(vec![
+            Detail::new("total", "total_mismatch").with_figures(serde_json::json!(38000), serde_json::json!(39000))
+        ]);
         let body = error.envelope(Lang::En, "req-1");
         assert_eq!(body["error"]["code"], "validation_failed");
         assert_eq!(body["error"]["request_id"], "req-1");

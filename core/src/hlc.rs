@@ -41,7 +41,11 @@ impl Hlc {
         if millis.len() != 13 || !millis.bytes().all(|b| b.is_ascii_digit()) {
             return Err(HlcError);
         }
-        if counter.len() != 4 || !counter.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        if counter.len() != 4
+            || !counter
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
             return Err(HlcError);
         }
         if node.is_empty() || node.chars().count() > MAX_NODE_CHARS || node.chars().any(char::is_control) {
@@ -59,12 +63,24 @@ impl Hlc {
         match last {
             Some(last) if last.millis >= now_ms => {
                 if last.counter == u16::MAX {
-                    Hlc { millis: last.millis + 1, counter: 0, node: node.to_string() }
+                    Hlc {
+                        millis: last.millis + 1,
+                        counter: 0,
+                        node: node.to_string(),
+                    }
                 } else {
-                    Hlc { millis: last.millis, counter: last.counter + 1, node: node.to_string() }
+                    Hlc {
+                        millis: last.millis,
+                        counter: last.counter + 1,
+                        node: node.to_string(),
+                    }
                 }
             }
-            _ => Hlc { millis: now_ms.clamp(0, MAX_MILLIS), counter: 0, node: node.to_string() },
+            _ => Hlc {
+                millis: now_ms.clamp(0, MAX_MILLIS),
+                counter: 0,
+                node: node.to_string(),
+            },
         }
     }
 
@@ -72,7 +88,11 @@ impl Hlc {
     /// server's time, and says whether it did.
     pub fn clamp_to(self, server_now_ms: i64) -> (Hlc, bool) {
         if self.millis > server_now_ms + MAX_CLOCK_AHEAD_MS {
-            let clamped = Hlc { millis: server_now_ms.clamp(0, MAX_MILLIS), counter: self.counter, node: self.node };
+            let clamped = Hlc {
+                millis: server_now_ms.clamp(0, MAX_MILLIS),
+                counter: self.counter,
+                node: self.node,
+            };
             (clamped, true)
         } else {
             (self, false)
@@ -123,7 +143,15 @@ mod tests {
 
     #[test]
     fn malformed_text_is_rejected() {
-        for text in ["", "1-2-3", "179642091700-0001-a", "1796420917000-001-a", "1796420917000-00G1-a", "1796420917000-0001-", "1796420917000-0001-\u{0}"] {
+        for text in [
+            "",
+            "1-2-3",
+            "179642091700-0001-a",
+            "1796420917000-001-a",
+            "1796420917000-00G1-a",
+            "1796420917000-0001-",
+            "1796420917000-0001-\u{0}",
+        ] {
             assert_eq!(Hlc::parse(text), Err(HlcError), "{text:?}");
         }
     }

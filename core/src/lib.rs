@@ -2,10 +2,11 @@
 pub mod cursor;
 pub mod entity;
 pub mod error;
+pub mod hlc;
+pub mod merge;
 pub mod money;
 pub mod permissions;
 pub mod sale;
+pub mod stock;
 pub mod token;
 pub mod validate;
-pub mod hlc;
-pub mod merge;

@@ -70,14 +70,19 @@ pub enum Decision {
     /// Create the record with these values.
     Insert(Map<String, Value>),
     /// Set these columns; `partial` when some of the device's changes lost to newer ones.
-    Update { values: Map<String, Value>, partial: bool },
+    Update {
+        values: Map<String, Value>,
+        partial: bool,
+    },
     /// Bring a deleted record back with these columns set.
     Restore(Map<String, Value>),
     Delete,
     /// Change nothing: the device's change lost, or it is already in effect.
     Skip,
     /// Hold the change for a person to resolve; `fields` are the contested columns.
-    Conflict { fields: Vec<String> },
+    Conflict {
+        fields: Vec<String>,
+    },
 }
 
 impl Decision {
@@ -134,7 +139,12 @@ fn differing(stored: &Map<String, Value>, changes: &Map<String, Value>) -> Map<S
 ///
 /// `base` is the record as it was at the device's `base_version`, when the server still has
 /// that version; without it, `field_merge` treats every differing column as contested.
-pub fn decide(strategy: Strategy, stored: Option<&Stored<'_>>, base: Option<&Map<String, Value>>, incoming: &Incoming<'_>) -> Decision {
+pub fn decide(
+    strategy: Strategy,
+    stored: Option<&Stored<'_>>,
+    base: Option<&Map<String, Value>>,
+    incoming: &Incoming<'_>,
+) -> Decision {
     let Some(stored) = stored else {
         return match incoming.op {
             Op::Upsert => Decision::Insert(incoming.changes.clone()),
@@ -142,7 +152,9 @@ pub fn decide(strategy: Strategy, stored: Option<&Stored<'_>>, base: Option<&Map
             Op::Delete => Decision::Skip,
         };
     };
-    let concurrent = incoming.base_version.is_none_or(|base_version| stored.version > base_version);
+    let concurrent = incoming
+        .base_version
+        .is_none_or(|base_version| stored.version > base_version);
 
     if stored.deleted {
         return match incoming.op {
@@ -173,7 +185,10 @@ pub fn decide(strategy: Strategy, stored: Option<&Stored<'_>>, base: Option<&Map
         return Decision::Skip;
     }
     if !concurrent {
-        return Decision::Update { values: changed, partial: false };
+        return Decision::Update {
+            values: changed,
+            partial: false,
+        };
     }
 
     // Columns the server changed since the device's base; without a base, all of them.
@@ -181,12 +196,19 @@ pub fn decide(strategy: Strategy, stored: Option<&Stored<'_>>, base: Option<&Map
         Some(base) => !same_value(value_of(base, column), value_of(stored.fields, column)),
         None => true,
     };
-    let contested: Vec<String> = changed.keys().filter(|column| server_changed(column)).cloned().collect();
+    let contested: Vec<String> = changed
+        .keys()
+        .filter(|column| server_changed(column))
+        .cloned()
+        .collect();
 
     match strategy {
         Strategy::Lww => {
             if incoming_is_newer(stored, incoming) {
-                Decision::Update { values: changed, partial: false }
+                Decision::Update {
+                    values: changed,
+                    partial: false,
+                }
             } else {
                 Decision::Skip
             }
@@ -209,7 +231,10 @@ pub fn decide(strategy: Strategy, stored: Option<&Stored<'_>>, base: Option<&Map
         }
         Strategy::Manual => {
             if contested.is_empty() {
-                Decision::Update { values: changed, partial: false }
+                Decision::Update {
+                    values: changed,
+                    partial: false,
+                }
             } else {
                 Decision::Conflict { fields: contested }
             }
@@ -230,7 +255,11 @@ mod tests {
     }
 
     fn hlc(millis: i64, node: &str) -> Hlc {
-        Hlc { millis, counter: 0, node: node.to_string() }
+        Hlc {
+            millis,
+            counter: 0,
+            node: node.to_string(),
+        }
     }
 
     const T0: i64 = 1_796_400_000_000;
@@ -240,29 +269,63 @@ mod tests {
     fn unknown_record_is_inserted() {
         let changes = object(json!({"name": "Kopi", "price": 1000}));
         let clock = hlc(T0, "a");
-        let incoming = Incoming { op: Op::Upsert, base_version: None, changes: &changes, hlc: &clock };
-        assert_eq!(decide(Strategy::Lww, None, None, &incoming), Decision::Insert(changes.clone()));
+        let incoming = Incoming {
+            op: Op::Upsert,
+            base_version: None,
+            changes: &changes,
+            hlc: &clock,
+        };
+        assert_eq!(
+            decide(Strategy::Lww, None, None, &incoming),
+            Decision::Insert(changes.clone())
+        );
     }
 
     #[test]
     fn edit_on_current_version_wins_despite_slow_clock() {
         let fields = object(json!({"name": "Kopi", "price": 1000}));
-        let stored = Stored { version: 5, hlc: Some(hlc(T0, "server")), deleted: false, fields: &fields };
+        let stored = Stored {
+            version: 5,
+            hlc: Some(hlc(T0, "server")),
+            deleted: false,
+            fields: &fields,
+        };
         let changes = object(json!({"price": 1200}));
         // The device's wall clock runs an hour behind, but it saw version 5.
         let clock = hlc(T0 - HOUR, "slow");
-        let incoming = Incoming { op: Op::Upsert, base_version: Some(5), changes: &changes, hlc: &clock };
+        let incoming = Incoming {
+            op: Op::Upsert,
+            base_version: Some(5),
+            changes: &changes,
+            hlc: &clock,
+        };
         let decision = decide(Strategy::Lww, Some(&stored), None, &incoming);
-        assert_eq!(decision, Decision::Update { values: changes.clone(), partial: false });
+        assert_eq!(
+            decision,
+            Decision::Update {
+                values: changes.clone(),
+                partial: false
+            }
+        );
     }
 
     #[test]
     fn stale_concurrent_edit_loses_under_lww() {
         let fields = object(json!({"price": 2000}));
-        let stored = Stored { version: 3, hlc: Some(hlc(T0 + 60_000, "d1")), deleted: false, fields: &fields };
+        let stored = Stored {
+            version: 3,
+            hlc: Some(hlc(T0 + 60_000, "d1")),
+            deleted: false,
+            fields: &fields,
+        };
         let changes = object(json!({"price": 1500}));
         let clock = hlc(T0 - 60_000, "d2");
-        let incoming = Incoming { op: Op::Upsert, base_version: Some(2), changes: &changes, hlc: &clock };
+        let incoming = Incoming {
+            op: Op::Upsert,
+            base_version: Some(2),
+            changes: &changes,
+            hlc: &clock,
+        };
         let decision = decide(Strategy::Lww, Some(&stored), None, &incoming);
         assert_eq!(decision, Decision::Skip);
         assert_eq!(decision.status(), "merged");
@@ -272,51 +335,119 @@ mod tests {
     fn disjoint_field_edits_both_survive() {
         let base = object(json!({"name": "Kopi", "price": 1000}));
         let fields = object(json!({"name": "Kopi Susu", "price": 1000}));
-        let stored = Stored { version: 3, hlc: Some(hlc(T0 + 60_000, "d1")), deleted: false, fields: &fields };
+        let stored = Stored {
+            version: 3,
+            hlc: Some(hlc(T0 + 60_000, "d1")),
+            deleted: false,
+            fields: &fields,
+        };
         let changes = object(json!({"price": 1200}));
         let clock = hlc(T0, "d2");
-        let incoming = Incoming { op: Op::Upsert, base_version: Some(2), changes: &changes, hlc: &clock };
+        let incoming = Incoming {
+            op: Op::Upsert,
+            base_version: Some(2),
+            changes: &changes,
+            hlc: &clock,
+        };
         let decision = decide(Strategy::FieldMerge, Some(&stored), Some(&base), &incoming);
-        assert_eq!(decision, Decision::Update { values: changes.clone(), partial: false });
+        assert_eq!(
+            decision,
+            Decision::Update {
+                values: changes.clone(),
+                partial: false
+            }
+        );
     }
 
     #[test]
     fn overlapping_field_edit_falls_back_to_clock() {
         let base = object(json!({"name": "Kopi", "price": 1000}));
         let fields = object(json!({"name": "Kopi", "price": 1100}));
-        let stored = Stored { version: 3, hlc: Some(hlc(T0 + 60_000, "d1")), deleted: false, fields: &fields };
+        let stored = Stored {
+            version: 3,
+            hlc: Some(hlc(T0 + 60_000, "d1")),
+            deleted: false,
+            fields: &fields,
+        };
         let changes = object(json!({"name": "Kopi Hitam", "price": 1200}));
         let older = hlc(T0, "d2");
-        let incoming = Incoming { op: Op::Upsert, base_version: Some(2), changes: &changes, hlc: &older };
+        let incoming = Incoming {
+            op: Op::Upsert,
+            base_version: Some(2),
+            changes: &changes,
+            hlc: &older,
+        };
         let decision = decide(Strategy::FieldMerge, Some(&stored), Some(&base), &incoming);
-        assert_eq!(decision, Decision::Update { values: object(json!({"name": "Kopi Hitam"})), partial: true });
+        assert_eq!(
+            decision,
+            Decision::Update {
+                values: object(json!({"name": "Kopi Hitam"})),
+                partial: true
+            }
+        );
         assert_eq!(decision.status(), "merged");
 
         let newer = hlc(T0 + 120_000, "d2");
-        let incoming = Incoming { op: Op::Upsert, base_version: Some(2), changes: &changes, hlc: &newer };
+        let incoming = Incoming {
+            op: Op::Upsert,
+            base_version: Some(2),
+            changes: &changes,
+            hlc: &newer,
+        };
         let decision = decide(Strategy::FieldMerge, Some(&stored), Some(&base), &incoming);
-        assert_eq!(decision, Decision::Update { values: changes.clone(), partial: false });
+        assert_eq!(
+            decision,
+            Decision::Update {
+                values: changes.clone(),
+                partial: false
+            }
+        );
     }
 
     #[test]
     fn manual_strategy_holds_overlap_as_conflict() {
         let base = object(json!({"price": 1000}));
         let fields = object(json!({"price": 1100}));
-        let stored = Stored { version: 3, hlc: Some(hlc(T0, "d1")), deleted: false, fields: &fields };
+        let stored = Stored {
+            version: 3,
+            hlc: Some(hlc(T0, "d1")),
+            deleted: false,
+            fields: &fields,
+        };
         let changes = object(json!({"price": 1200}));
         let clock = hlc(T0 + HOUR, "d2");
-        let incoming = Incoming { op: Op::Upsert, base_version: Some(2), changes: &changes, hlc: &clock };
+        let incoming = Incoming {
+            op: Op::Upsert,
+            base_version: Some(2),
+            changes: &changes,
+            hlc: &clock,
+        };
         let decision = decide(Strategy::Manual, Some(&stored), Some(&base), &incoming);
-        assert_eq!(decision, Decision::Conflict { fields: vec!["price".to_string()] });
+        assert_eq!(
+            decision,
+            Decision::Conflict {
+                fields: vec!["price".to_string()]
+            }
+        );
     }
 
     #[test]
     fn echoed_create_never_resurrects_deleted_record() {
         let fields = object(json!({"name": "Kopi"}));
-        let stored = Stored { version: 4, hlc: Some(hlc(T0, "server")), deleted: true, fields: &fields };
+        let stored = Stored {
+            version: 4,
+            hlc: Some(hlc(T0, "server")),
+            deleted: true,
+            fields: &fields,
+        };
         let changes = object(json!({"name": "Kopi"}));
         let clock = hlc(T0 + HOUR, "d1");
-        let incoming = Incoming { op: Op::Upsert, base_version: None, changes: &changes, hlc: &clock };
+        let incoming = Incoming {
+            op: Op::Upsert,
+            base_version: None,
+            changes: &changes,
+            hlc: &clock,
+        };
         for strategy in [Strategy::Lww, Strategy::FieldMerge, Strategy::Manual] {
             assert_eq!(decide(strategy, Some(&stored), None, &incoming), Decision::Skip);
         }
@@ -325,39 +456,88 @@ mod tests {
     #[test]
     fn edit_of_deleted_record_follows_strategy() {
         let fields = object(json!({"name": "Kopi"}));
-        let stored = Stored { version: 4, hlc: Some(hlc(T0, "server")), deleted: true, fields: &fields };
+        let stored = Stored {
+            version: 4,
+            hlc: Some(hlc(T0, "server")),
+            deleted: true,
+            fields: &fields,
+        };
         let changes = object(json!({"name": "Kopi Baru"}));
         let newer = hlc(T0 + 1, "d1");
-        let incoming = Incoming { op: Op::Upsert, base_version: Some(3), changes: &changes, hlc: &newer };
-        assert_eq!(decide(Strategy::Lww, Some(&stored), None, &incoming), Decision::Restore(changes.clone()));
-        assert!(matches!(decide(Strategy::Manual, Some(&stored), None, &incoming), Decision::Conflict { .. }));
+        let incoming = Incoming {
+            op: Op::Upsert,
+            base_version: Some(3),
+            changes: &changes,
+            hlc: &newer,
+        };
+        assert_eq!(
+            decide(Strategy::Lww, Some(&stored), None, &incoming),
+            Decision::Restore(changes.clone())
+        );
+        assert!(matches!(
+            decide(Strategy::Manual, Some(&stored), None, &incoming),
+            Decision::Conflict { .. }
+        ));
 
         let older = hlc(T0 - 1, "d1");
-        let incoming = Incoming { op: Op::Upsert, base_version: Some(3), changes: &changes, hlc: &older };
+        let incoming = Incoming {
+            op: Op::Upsert,
+            base_version: Some(3),
+            changes: &changes,
+            hlc: &older,
+        };
         assert_eq!(decide(Strategy::Lww, Some(&stored), None, &incoming), Decision::Skip);
     }
 
     #[test]
     fn delete_of_edited_record_follows_strategy() {
         let fields = object(json!({"name": "Kopi"}));
-        let stored = Stored { version: 6, hlc: Some(hlc(T0, "d1")), deleted: false, fields: &fields };
+        let stored = Stored {
+            version: 6,
+            hlc: Some(hlc(T0, "d1")),
+            deleted: false,
+            fields: &fields,
+        };
         let changes = Map::new();
         let older = hlc(T0 - 1, "d2");
-        let incoming = Incoming { op: Op::Delete, base_version: Some(5), changes: &changes, hlc: &older };
+        let incoming = Incoming {
+            op: Op::Delete,
+            base_version: Some(5),
+            changes: &changes,
+            hlc: &older,
+        };
         assert_eq!(decide(Strategy::Lww, Some(&stored), None, &incoming), Decision::Skip);
-        assert!(matches!(decide(Strategy::Manual, Some(&stored), None, &incoming), Decision::Conflict { .. }));
+        assert!(matches!(
+            decide(Strategy::Manual, Some(&stored), None, &incoming),
+            Decision::Conflict { .. }
+        ));
 
-        let current = Incoming { op: Op::Delete, base_version: Some(6), changes: &changes, hlc: &older };
+        let current = Incoming {
+            op: Op::Delete,
+            base_version: Some(6),
+            changes: &changes,
+            hlc: &older,
+        };
         assert_eq!(decide(Strategy::Lww, Some(&stored), None, &current), Decision::Delete);
     }
 
     #[test]
     fn change_already_in_effect_is_skipped() {
         let fields = object(json!({"price": 1000, "track_stock": 1}));
-        let stored = Stored { version: 2, hlc: None, deleted: false, fields: &fields };
+        let stored = Stored {
+            version: 2,
+            hlc: None,
+            deleted: false,
+            fields: &fields,
+        };
         let changes = object(json!({"price": 1000.0, "track_stock": true}));
         let clock = hlc(T0, "d1");
-        let incoming = Incoming { op: Op::Upsert, base_version: Some(2), changes: &changes, hlc: &clock };
+        let incoming = Incoming {
+            op: Op::Upsert,
+            base_version: Some(2),
+            changes: &changes,
+            hlc: &clock,
+        };
         assert_eq!(decide(Strategy::Lww, Some(&stored), None, &incoming), Decision::Skip);
     }
 }

@@ -103,9 +103,7 @@ impl MoneyError {
     /// [`field`](Self::field) names `items[index].qty`. Other errors pass through unchanged.
     pub fn at_item(self, index: usize) -> Self {
         match self {
-            MoneyError::InvalidQuantity { .. } => {
-                MoneyError::InvalidQuantity { index: Some(index) }
-            }
+            MoneyError::InvalidQuantity { .. } => MoneyError::InvalidQuantity { index: Some(index) },
             other => other,
         }
     }
@@ -331,9 +329,7 @@ impl PaymentMethod {
 
     /// Parses the lowercase API name (`cash`, `qris`, `card`, `transfer`, `ewallet`).
     pub fn parse(text: &str) -> Option<Self> {
-        PaymentMethod::ALL
-            .into_iter()
-            .find(|method| method.as_str() == text)
+        PaymentMethod::ALL.into_iter().find(|method| method.as_str() == text)
     }
 
     pub fn as_str(&self) -> &'static str {
@@ -468,10 +464,7 @@ fn compute_tax(taxable: i64, tax: &TaxSettings) -> Result<(i64, i64), MoneyError
 
     if tax.price_includes_tax {
         // total × r / (1 + r) = total × rate_numerator / (rate_denominator + rate_numerator)
-        let tax_exact = round_half_up(
-            taxable_exact * rate_numerator,
-            rate_denominator + rate_numerator,
-        );
+        let tax_exact = round_half_up(taxable_exact * rate_numerator, rate_denominator + rate_numerator);
         Ok((to_safe_amount(tax_exact, "tax")?, taxable))
     } else {
         let tax_exact = round_half_up(taxable_exact * rate_numerator, rate_denominator);
@@ -595,8 +588,8 @@ mod tests {
 
     /// Computes a sale paid exactly by card. Panics when the figures are invalid.
     fn totals(lines: &[LineInput], discount: i64, tax: &TaxSettings) -> SaleTotals {
-        let overpaid = compute_sale(lines, discount, &[cash(MAX_SAFE_INTEGER)], tax)
-            .expect("sale figures should be valid");
+        let overpaid =
+            compute_sale(lines, discount, &[cash(MAX_SAFE_INTEGER)], tax).expect("sale figures should be valid");
         let exact_payment = if overpaid.total == 0 {
             Vec::new()
         } else {
@@ -717,14 +710,8 @@ mod tests {
         assert_eq!(format_qty(MAX_QTY_MILLI).to_string(), "9007199254.74");
         assert_eq!(format_qty(MAX_QTY_MILLI - 1).to_string(), "9007199254.739");
         // Just below 2^43 units (8796093022208), still exact.
-        assert_eq!(
-            format_qty(8_796_093_022_207_999).to_string(),
-            "8796093022207.999"
-        );
-        assert_eq!(
-            format_qty(8_796_093_022_207_001).to_string(),
-            "8796093022207.001"
-        );
+        assert_eq!(format_qty(8_796_093_022_207_999).to_string(), "8796093022207.999");
+        assert_eq!(format_qty(8_796_093_022_207_001).to_string(), "8796093022207.001");
     }
 
     #[test]
@@ -748,11 +735,7 @@ mod tests {
 
     #[test]
     fn line_multiplies_fractional_qty() {
-        let sale = totals(
-            &[line(250, 18_000, 0), line(1333, 1000, 0)],
-            0,
-            &TaxSettings::off(),
-        );
+        let sale = totals(&[line(250, 18_000, 0), line(1333, 1000, 0)], 0, &TaxSettings::off());
         assert_eq!(sale.line_amounts, vec![4500, 1333]);
         assert_eq!(sale.subtotal, 5833);
     }
@@ -780,11 +763,7 @@ mod tests {
 
     #[test]
     fn line_discount_comes_off_whole_line() {
-        let sale = totals(
-            &[line(3000, 10_000, 2500), line(1000, 5000, 0)],
-            0,
-            &TaxSettings::off(),
-        );
+        let sale = totals(&[line(3000, 10_000, 2500), line(1000, 5000, 0)], 0, &TaxSettings::off());
         assert_eq!(sale.line_amounts, vec![27_500, 5000]);
         assert_eq!(sale.line_discounts, 2500);
         assert_eq!(sale.subtotal, 32_500);
@@ -792,11 +771,7 @@ mod tests {
 
     #[test]
     fn line_discount_may_equal_line() {
-        let sale = totals(
-            &[line(1000, 5000, 5000), line(1000, 100, 0)],
-            0,
-            &TaxSettings::off(),
-        );
+        let sale = totals(&[line(1000, 5000, 5000), line(1000, 100, 0)], 0, &TaxSettings::off());
         assert_eq!(sale.line_amounts, vec![0, 100]);
     }
 
@@ -820,11 +795,7 @@ mod tests {
 
     #[test]
     fn zero_price_line_is_allowed() {
-        let sale = totals(
-            &[line(1000, 0, 0), line(1000, 700, 0)],
-            0,
-            &TaxSettings::off(),
-        );
+        let sale = totals(&[line(1000, 0, 0), line(1000, 700, 0)], 0, &TaxSettings::off());
         assert_eq!(sale.line_amounts, vec![0, 700]);
     }
 
@@ -940,12 +911,7 @@ mod tests {
 
     #[test]
     fn sale_discount_above_subtotal_is_rejected() {
-        let result = compute_sale(
-            &[line(1000, 5000, 0)],
-            5001,
-            &[cash(1)],
-            &TaxSettings::off(),
-        );
+        let result = compute_sale(&[line(1000, 5000, 0)], 5001, &[cash(1)], &TaxSettings::off());
         assert_eq!(
             result,
             Err(MoneyError::DiscountExceedsSubtotal {
@@ -1010,13 +976,11 @@ mod tests {
 
     #[test]
     fn tax_settings_fill_missing_fields() {
-        let settings: TaxSettings =
-            serde_json::from_value(json!({"enabled": true})).expect("valid settings");
+        let settings: TaxSettings = serde_json::from_value(json!({"enabled": true})).expect("valid settings");
         assert_eq!(settings, ppn_excluding());
 
         let round_trip: TaxSettings =
-            serde_json::from_value(serde_json::to_value(ppn_including()).expect("serializes"))
-                .expect("deserializes");
+            serde_json::from_value(serde_json::to_value(ppn_including()).expect("serializes")).expect("deserializes");
         assert_eq!(round_trip, ppn_including());
     }
 
@@ -1024,26 +988,14 @@ mod tests {
 
     #[test]
     fn exact_card_payment_has_no_change() {
-        let sale = compute_sale(
-            &[line(1000, 25_000, 0)],
-            0,
-            &[card(25_000)],
-            &TaxSettings::off(),
-        )
-        .expect("valid sale");
+        let sale = compute_sale(&[line(1000, 25_000, 0)], 0, &[card(25_000)], &TaxSettings::off()).expect("valid sale");
         assert_eq!(sale.paid, 25_000);
         assert_eq!(sale.change, 0);
     }
 
     #[test]
     fn cash_overpayment_becomes_change() {
-        let sale = compute_sale(
-            &[line(1000, 23_500, 0)],
-            0,
-            &[cash(50_000)],
-            &TaxSettings::off(),
-        )
-        .expect("valid sale");
+        let sale = compute_sale(&[line(1000, 23_500, 0)], 0, &[cash(50_000)], &TaxSettings::off()).expect("valid sale");
         assert_eq!(sale.paid, 50_000);
         assert_eq!(sale.change, 26_500);
     }
@@ -1051,8 +1003,7 @@ mod tests {
     #[test]
     fn mixed_payment_gives_change_from_cash() {
         let payments = [card(20_000), cash(10_000)];
-        let sale = compute_sale(&[line(1000, 25_000, 0)], 0, &payments, &TaxSettings::off())
-            .expect("valid sale");
+        let sale = compute_sale(&[line(1000, 25_000, 0)], 0, &payments, &TaxSettings::off()).expect("valid sale");
         assert_eq!(sale.paid, 30_000);
         assert_eq!(sale.change, 5000);
     }
@@ -1108,23 +1059,13 @@ mod tests {
 
     #[test]
     fn zero_payment_is_rejected() {
-        let result = compute_sale(
-            &[line(1000, 100, 0)],
-            0,
-            &[cash(100), card(0)],
-            &TaxSettings::off(),
-        );
+        let result = compute_sale(&[line(1000, 100, 0)], 0, &[cash(100), card(0)], &TaxSettings::off());
         assert_eq!(result, Err(MoneyError::ZeroPayment { index: 1 }));
     }
 
     #[test]
     fn negative_payment_is_rejected() {
-        let result = compute_sale(
-            &[line(1000, 100, 0)],
-            0,
-            &[cash(200), card(-100)],
-            &TaxSettings::off(),
-        );
+        let result = compute_sale(&[line(1000, 100, 0)], 0, &[cash(200), card(-100)], &TaxSettings::off());
         assert_eq!(
             result,
             Err(MoneyError::NegativeAmount {
@@ -1192,44 +1133,16 @@ mod tests {
         let off = TaxSettings::off();
         let too_large = MAX_SAFE_INTEGER + 1;
         let cases: [(&[LineInput], i64, &[PaymentInput], &str); 8] = [
-            (
-                &[line(1000, too_large, 0)],
-                0,
-                &[cash(1)],
-                "items[0].unit_price",
-            ),
-            (
-                &[line(1000, i64::MAX, 0)],
-                0,
-                &[cash(1)],
-                "items[0].unit_price",
-            ),
-            (
-                &[line(1000, 100, too_large)],
-                0,
-                &[cash(1)],
-                "items[0].discount",
-            ),
+            (&[line(1000, too_large, 0)], 0, &[cash(1)], "items[0].unit_price"),
+            (&[line(1000, i64::MAX, 0)], 0, &[cash(1)], "items[0].unit_price"),
+            (&[line(1000, 100, too_large)], 0, &[cash(1)], "items[0].discount"),
             (&[line(1000, 100, 0)], too_large, &[cash(1)], "discount"),
-            (
-                &[line(1000, 100, 0)],
-                0,
-                &[cash(too_large)],
-                "payments[0].amount",
-            ),
+            (&[line(1000, 100, 0)], 0, &[cash(too_large)], "payments[0].amount"),
             // Line amount: 2 × MAX_SAFE_INTEGER.
-            (
-                &[line(2000, MAX_SAFE_INTEGER, 0)],
-                0,
-                &[cash(1)],
-                "items[0]",
-            ),
+            (&[line(2000, MAX_SAFE_INTEGER, 0)], 0, &[cash(1)], "items[0]"),
             // Gross of two lines above the maximum, even though discounts bring it back under.
             (
-                &[
-                    line(1000, MAX_SAFE_INTEGER, MAX_SAFE_INTEGER),
-                    line(1000, 10, 0),
-                ],
+                &[line(1000, MAX_SAFE_INTEGER, MAX_SAFE_INTEGER), line(1000, 10, 0)],
                 0,
                 &[cash(10)],
                 "items",
@@ -1336,10 +1249,7 @@ mod tests {
         for (method, name) in PaymentMethod::ALL.into_iter().zip(names) {
             assert_eq!(method.as_str(), name);
             assert_eq!(PaymentMethod::parse(name), Some(method));
-            assert_eq!(
-                serde_json::to_value(method).expect("serializes"),
-                json!(name)
-            );
+            assert_eq!(serde_json::to_value(method).expect("serializes"), json!(name));
         }
     }
 
@@ -1355,11 +1265,7 @@ mod tests {
         let cases = [
             (MoneyError::NoItems, "items", "no_items"),
             (MoneyError::NoPayments, "payments", "no_payments"),
-            (
-                MoneyError::InvalidQuantity { index: None },
-                "qty",
-                "invalid_quantity",
-            ),
+            (MoneyError::InvalidQuantity { index: None }, "qty", "invalid_quantity"),
             (
                 MoneyError::InvalidQuantity { index: Some(2) },
                 "items[2].qty",
@@ -1402,11 +1308,7 @@ mod tests {
                 "discount",
                 "discount_exceeds_subtotal",
             ),
-            (
-                MoneyError::Underpaid { total: 5, paid: 4 },
-                "payments",
-                "underpaid",
-            ),
+            (MoneyError::Underpaid { total: 5, paid: 4 }, "payments", "underpaid"),
             (
                 MoneyError::OverpaidWithoutCash { total: 4, paid: 5 },
                 "payments",

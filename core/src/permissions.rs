@@ -179,12 +179,8 @@ mod tests {
         for (role, name) in Role::ALL.into_iter().zip(["owner", "admin", "kasir"]) {
             assert_eq!(role.as_str(), name);
             assert_eq!(Role::parse(name), Some(role));
-            assert_eq!(
-                serde_json::to_value(role).expect("serializes"),
-                serde_json::json!(name)
-            );
-            let parsed: Role =
-                serde_json::from_value(serde_json::json!(name)).expect("deserializes");
+            assert_eq!(serde_json::to_value(role).expect("serializes"), serde_json::json!(name));
+            let parsed: Role = serde_json::from_value(serde_json::json!(name)).expect("deserializes");
             assert_eq!(parsed, role);
         }
     }
@@ -252,16 +248,8 @@ mod tests {
         assert_eq!(expected.len(), Permission::ALL.len());
         for (permission, admin, kasir) in expected {
             assert!(allows(Role::Owner, permission), "owner {permission:?}");
-            assert_eq!(
-                allows(Role::Admin, permission),
-                admin,
-                "admin {permission:?}"
-            );
-            assert_eq!(
-                allows(Role::Kasir, permission),
-                kasir,
-                "kasir {permission:?}"
-            );
+            assert_eq!(allows(Role::Admin, permission), admin, "admin {permission:?}");
+            assert_eq!(allows(Role::Kasir, permission), kasir, "kasir {permission:?}");
         }
     }
 

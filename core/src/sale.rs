@@ -7,8 +7,7 @@ use sha2::{Digest, Sha256};
 use crate::entity::{whole_number, UnknownFields};
 use crate::error::Detail;
 use crate::money::{
-    compute_sale, format_qty, parse_qty, LineInput, PaymentInput, PaymentMethod, SaleTotals,
-    TaxSettings,
+    compute_sale, format_qty, parse_qty, LineInput, PaymentInput, PaymentMethod, SaleTotals, TaxSettings,
 };
 use crate::validate::{format_rfc3339_millis, parse_rfc3339_millis, parse_uuid};
 
@@ -89,14 +88,7 @@ pub fn parse_sale(body: &Value, unknown: UnknownFields) -> Result<SaleInput, Vec
     };
     let mut details = Vec::new();
     let mut ignored = Vec::new();
-    check_unknown(
-        object,
-        &SALE_FIELDS,
-        "",
-        unknown,
-        &mut details,
-        &mut ignored,
-    );
+    check_unknown(object, &SALE_FIELDS, "", unknown, &mut details, &mut ignored);
 
     let id = required_uuid(object, "id", "id", &mut details);
     let outlet_id = required_uuid(object, "outlet_id", "outlet_id", &mut details);
@@ -165,11 +157,7 @@ fn parse_items(
     ignored: &mut Vec<String>,
 ) -> Vec<SaleItem> {
     let Some(list) = value.and_then(Value::as_array) else {
-        let code = if value.is_none() {
-            "required"
-        } else {
-            "invalid_type"
-        };
+        let code = if value.is_none() { "required" } else { "invalid_type" };
         details.push(Detail::new("items", code));
         return Vec::new();
     };
@@ -188,12 +176,7 @@ fn parse_items(
             continue;
         };
         check_unknown(object, &ITEM_FIELDS, &prefix, unknown, details, ignored);
-        let product_id = required_uuid(
-            object,
-            "product_id",
-            &format!("{prefix}.product_id"),
-            details,
-        );
+        let product_id = required_uuid(object, "product_id", &format!("{prefix}.product_id"), details);
         let qty_milli = match object.get("qty") {
             None => {
                 details.push(Detail::new(format!("{prefix}.qty"), "required"));
@@ -235,11 +218,7 @@ fn parse_payments(
     ignored: &mut Vec<String>,
 ) -> Vec<SalePayment> {
     let Some(list) = value.and_then(Value::as_array) else {
-        let code = if value.is_none() {
-            "required"
-        } else {
-            "invalid_type"
-        };
+        let code = if value.is_none() { "required" } else { "invalid_type" };
         details.push(Detail::new("payments", code));
         return Vec::new();
     };
@@ -330,12 +309,7 @@ pub fn price_sale(sale: &SaleInput, tax: &TaxSettings) -> Result<SaleTotals, Vec
 
     let mut details = Vec::new();
     for (field, code, client, server) in [
-        (
-            "subtotal",
-            "subtotal_mismatch",
-            sale.client_subtotal,
-            totals.subtotal,
-        ),
+        ("subtotal", "subtotal_mismatch", sale.client_subtotal, totals.subtotal),
         ("tax", "tax_mismatch", sale.client_tax, totals.tax),
         ("total", "total_mismatch", sale.client_total, totals.total),
     ] {
@@ -394,14 +368,7 @@ pub fn sale_hash(sale: &SaleInput) -> String {
     let items: Vec<Value> = sale
         .items
         .iter()
-        .map(|item| {
-            json!([
-                item.product_id,
-                item.qty_milli,
-                item.unit_price,
-                item.discount
-            ])
-        })
+        .map(|item| json!([item.product_id, item.qty_milli, item.unit_price, item.discount]))
         .collect();
     let payments: Vec<Value> = sale
         .payments
@@ -477,12 +444,7 @@ fn check_unknown(
     }
 }
 
-fn required_uuid(
-    object: &Map<String, Value>,
-    key: &str,
-    field: &str,
-    details: &mut Vec<Detail>,
-) -> String {
+fn required_uuid(object: &Map<String, Value>, key: &str, field: &str, details: &mut Vec<Detail>) -> String {
     match object.get(key) {
         Some(Value::String(text)) => match parse_uuid(text) {
             Some(id) => id,
@@ -502,23 +464,14 @@ fn required_uuid(
     }
 }
 
-fn optional_uuid(
-    object: &Map<String, Value>,
-    key: &str,
-    details: &mut Vec<Detail>,
-) -> Option<String> {
+fn optional_uuid(object: &Map<String, Value>, key: &str, details: &mut Vec<Detail>) -> Option<String> {
     match object.get(key) {
         None | Some(Value::Null) => None,
         Some(_) => Some(required_uuid(object, key, key, details)),
     }
 }
 
-fn required_text(
-    object: &Map<String, Value>,
-    key: &str,
-    max_chars: usize,
-    details: &mut Vec<Detail>,
-) -> String {
+fn required_text(object: &Map<String, Value>, key: &str, max_chars: usize, details: &mut Vec<Detail>) -> String {
     match object.get(key) {
         Some(Value::String(text)) if text.trim().is_empty() => {
             details.push(Detail::new(key, "required"));
@@ -583,11 +536,7 @@ fn amount(value: &Value, field: &str, details: &mut Vec<Detail>) -> i64 {
     }
 }
 
-fn optional_amount(
-    object: &Map<String, Value>,
-    key: &str,
-    details: &mut Vec<Detail>,
-) -> Option<i64> {
+fn optional_amount(object: &Map<String, Value>, key: &str, details: &mut Vec<Detail>) -> Option<i64> {
     match object.get(key) {
         None | Some(Value::Null) => None,
         Some(value) => Some(amount(value, key, details)),

@@ -102,11 +102,7 @@ pub fn sign_access_token(
 /// any signature check. The token must carry `exp` and be no more than
 /// [`EXPIRY_LEEWAY_SECONDS`] past it at `now_unix`. An empty secret verifies nothing and
 /// returns [`TokenError::BadSignature`].
-pub fn verify_access_token(
-    secret: &[u8],
-    token: &str,
-    now_unix: i64,
-) -> Result<AccessClaims, TokenError> {
+pub fn verify_access_token(secret: &[u8], token: &str, now_unix: i64) -> Result<AccessClaims, TokenError> {
     if token.len() > MAX_TOKEN_LEN {
         return Err(TokenError::Malformed);
     }
@@ -235,10 +231,7 @@ mod tests {
             verify_access_token(SECRET, &token, expires_at + EXPIRY_LEEWAY_SECONDS + 1),
             Err(TokenError::Expired)
         );
-        assert_eq!(
-            verify_access_token(SECRET, &token, i64::MAX),
-            Err(TokenError::Expired)
-        );
+        assert_eq!(verify_access_token(SECRET, &token, i64::MAX), Err(TokenError::Expired));
     }
 
     #[test]
@@ -247,10 +240,7 @@ mod tests {
         let mut payload = decode_segment(&segments[1]);
         payload["role"] = json!("owner");
         let forged = format!("{}.{}.{}", segments[0], encode_json(&payload), segments[2]);
-        assert_eq!(
-            verify_access_token(SECRET, &forged, NOW),
-            Err(TokenError::BadSignature)
-        );
+        assert_eq!(verify_access_token(SECRET, &forged, NOW), Err(TokenError::BadSignature));
     }
 
     #[test]
@@ -258,16 +248,8 @@ mod tests {
         let segments = token_segments(&signed_token());
         let mut signature = URL_SAFE_NO_PAD.decode(&segments[2]).expect("base64url");
         signature[0] ^= 0x01;
-        let forged = format!(
-            "{}.{}.{}",
-            segments[0],
-            segments[1],
-            URL_SAFE_NO_PAD.encode(&signature)
-        );
-        assert_eq!(
-            verify_access_token(SECRET, &forged, NOW),
-            Err(TokenError::BadSignature)
-        );
+        let forged = format!("{}.{}.{}", segments[0], segments[1], URL_SAFE_NO_PAD.encode(&signature));
+        assert_eq!(verify_access_token(SECRET, &forged, NOW), Err(TokenError::BadSignature));
 
         let truncated = format!("{}.{}.{}", segments[0], segments[1], &segments[2][..8]);
         assert_eq!(
@@ -283,10 +265,7 @@ mod tests {
             verify_access_token(b"another-secret", &token, NOW),
             Err(TokenError::BadSignature)
         );
-        assert_eq!(
-            verify_access_token(b"", &token, NOW),
-            Err(TokenError::BadSignature)
-        );
+        assert_eq!(verify_access_token(b"", &token, NOW), Err(TokenError::BadSignature));
     }
 
     #[test]
@@ -322,10 +301,7 @@ mod tests {
         let token = Hs256
             .token(&Header::empty(), &claims, &Hs256Key::new(SECRET))
             .expect("signs");
-        assert_eq!(
-            verify_access_token(SECRET, &token, NOW),
-            Err(TokenError::Malformed)
-        );
+        assert_eq!(verify_access_token(SECRET, &token, NOW), Err(TokenError::Malformed));
     }
 
     #[test]
@@ -375,10 +351,7 @@ mod tests {
         for token in cases {
             let result = verify_access_token(SECRET, token, NOW);
             assert!(
-                matches!(
-                    result,
-                    Err(TokenError::Malformed | TokenError::BadSignature)
-                ),
+                matches!(result, Err(TokenError::Malformed | TokenError::BadSignature)),
                 "token {token:.40} gave {result:?}"
             );
         }
@@ -389,27 +362,15 @@ mod tests {
         let payload = decode_segment(&token_segments(&signed_token())[1]);
         let header = json!({"typ": "JWT"});
         let token = format!("{}.{}.AAAA", encode_json(&header), encode_json(&payload));
-        assert_eq!(
-            verify_access_token(SECRET, &token, NOW),
-            Err(TokenError::Malformed)
-        );
+        assert_eq!(verify_access_token(SECRET, &token, NOW), Err(TokenError::Malformed));
     }
 
     #[test]
     fn signing_rejects_bad_inputs() {
         let claims = kasir_claims();
-        assert_eq!(
-            sign_access_token(b"", &claims, NOW, TTL),
-            Err(TokenError::Signing)
-        );
-        assert_eq!(
-            sign_access_token(SECRET, &claims, NOW, 0),
-            Err(TokenError::Signing)
-        );
-        assert_eq!(
-            sign_access_token(SECRET, &claims, NOW, -1),
-            Err(TokenError::Signing)
-        );
+        assert_eq!(sign_access_token(b"", &claims, NOW, TTL), Err(TokenError::Signing));
+        assert_eq!(sign_access_token(SECRET, &claims, NOW, 0), Err(TokenError::Signing));
+        assert_eq!(sign_access_token(SECRET, &claims, NOW, -1), Err(TokenError::Signing));
         assert_eq!(
             sign_access_token(SECRET, &claims, i64::MAX, TTL),
             Err(TokenError::Signing)

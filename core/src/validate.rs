@@ -33,10 +33,7 @@ pub fn is_tenant_code(text: &str) -> bool {
 
 /// Outlet codes: `^[A-Z0-9]{2,8}$`.
 pub fn is_outlet_code(text: &str) -> bool {
-    (2..=8).contains(&text.len())
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+    (2..=8).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
 }
 
 /// Checks an email loosely, by design: one `@`, a dot in the domain, no spaces or controls.
@@ -81,8 +78,7 @@ pub fn format_rfc3339_millis(millis: i64) -> String {
 /// a zone `utc_offset_hours` east of UTC.
 pub fn local_day_bounds(date: &str, utc_offset_hours: i64) -> Option<(i64, i64)> {
     let day = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").ok()?;
-    let start =
-        day.and_hms_opt(0, 0, 0)?.and_utc().timestamp_millis() - utc_offset_hours * 3_600_000;
+    let start = day.and_hms_opt(0, 0, 0)?.and_utc().timestamp_millis() - utc_offset_hours * 3_600_000;
     Some((start, start + 86_400_000))
 }
 
@@ -155,10 +151,7 @@ mod tests {
     fn rfc3339_round_trips_in_utc() {
         let millis = parse_rfc3339_millis("2026-12-04T16:30:00+07:00");
         assert_eq!(millis, Some(1_796_376_600_000));
-        assert_eq!(
-            format_rfc3339_millis(1_796_376_600_000),
-            "2026-12-04T09:30:00.000Z"
-        );
+        assert_eq!(format_rfc3339_millis(1_796_376_600_000), "2026-12-04T09:30:00.000Z");
         assert_eq!(parse_rfc3339_millis("04-12-2026"), None);
     }
 }

@@ -1,8 +1,9 @@
 //! Catalog writes inside the hub: provisioning, create, update and soft delete of products,
 //! categories, customers and outlets.
 
-use kasir_core::entity::{catalog_spec, row_to_record, EntitySpec, SqlValue};
+use kasir_core::entity::{catalog_spec, client_fields, row_to_record, EntitySpec, SqlValue};
 use kasir_core::error::ApiError;
+use kasir_core::hlc::Hlc;
 use serde_json::{json, Map, Value};
 use worker::D1PreparedStatement;
 
@@ -11,11 +12,7 @@ use crate::protocol::{NewOutlet, NewUser, SaveMode, Saved};
 use crate::{internal, now_rfc3339, Writer};
 
 /// Creates the tenant's version row, its owner and its first outlet in one batch.
-pub(crate) async fn provision(
-    writer: &mut Writer<'_>,
-    owner: NewUser,
-    outlet: NewOutlet,
-) -> Result<Value, ApiError> {
+pub(crate) async fn provision(writer: &mut Writer<'_>, owner: NewUser, outlet: NewOutlet) -> Result<Value, ApiError> {
     let now = now_rfc3339();
     let version = writer.current_version().await? + 1;
     let tenant = db::text(&writer.tenant_id);
@@ -37,12 +34,13 @@ pub(crate) async fn provision(
         .map_err(internal)?,
         db::statement(
             &writer.db,
-            "INSERT INTO outlets (tenant_id, id, code, name, version, created_at, updated_at, sync_source) VALUES (?, ?, ?, ?, ?, ?, ?, 'admin')",
+            "INSERT INTO outlets (tenant_id, id, code, name, version, created_version, created_at, updated_at, sync_source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'admin')",
             &[
                 tenant,
                 db::text(&outlet.id),
                 db::text(&outlet.code),
                 db::text(&outlet.name),
+                db::int(version),
                 db::int(version),
                 db::text(&now),
                 db::text(&now),
@@ -54,26 +52,17 @@ pub(crate) async fn provision(
     Ok(json!({ "owner_id": owner.id, "outlet_id": outlet.id }))
 }
 
-fn spec_of(entity: &str) -> Result<&'static EntitySpec, ApiError> {
-    catalog_spec(entity)
-        .ok_or_else(|| ApiError::internal(format!("not a catalog entity: {entity}")))
+pub(crate) fn spec_of(entity: &str) -> Result<&'static EntitySpec, ApiError> {
+    catalog_spec(entity).ok_or_else(|| ApiError::internal(format!("not a catalog entity: {entity}")))
 }
 
 /// Reads one row of a catalog or sales table by id, deleted or not.
-pub(crate) async fn load(
-    writer: &Writer<'_>,
-    table: &str,
-    id: &str,
-) -> Result<Option<Row>, ApiError> {
+pub(crate) async fn load(writer: &Writer<'_>, table: &str, id: &str) -> Result<Option<Row>, ApiError> {
     // `table` always comes from a constant entity spec, never from the client.
     let sql = format!("SELECT * FROM {table} WHERE tenant_id = ? AND id = ?");
-    db::first(
-        &writer.db,
-        &sql,
-        &[db::text(&writer.tenant_id), db::text(id)],
-    )
-    .await
-    .map_err(internal)
+    db::first(&writer.db, &sql, &[db::text(&writer.tenant_id), db::text(id)])
+        .await
+        .map_err(internal)
 }
 
 /// Converts a validated JSON field to its stored form (booleans as 0/1).
@@ -81,28 +70,19 @@ pub(crate) fn to_sql(value: &Value) -> SqlValue {
     match value {
         Value::Null => SqlValue::Null,
         Value::Bool(flag) => SqlValue::Int(i64::from(*flag)),
-        Value::Number(number) => SqlValue::Int(
-            number
-                .as_i64()
-                .unwrap_or_else(|| number.as_f64().unwrap_or(0.0) as i64),
-        ),
+        Value::Number(number) => {
+            SqlValue::Int(number.as_i64().unwrap_or_else(|| number.as_f64().unwrap_or(0.0) as i64))
+        }
         Value::String(text) => SqlValue::Text(text.clone()),
         other => SqlValue::Text(other.to_string()),
     }
 }
 
 /// Keeps only the spec's columns, in spec order, so no client key reaches SQL text.
-pub(crate) fn columns_of(
-    spec: &EntitySpec,
-    fields: &Map<String, Value>,
-) -> Vec<(&'static str, SqlValue)> {
+pub(crate) fn columns_of(spec: &EntitySpec, fields: &Map<String, Value>) -> Vec<(&'static str, SqlValue)> {
     spec.columns
         .iter()
-        .filter_map(|column| {
-            fields
-                .get(column.name)
-                .map(|value| (column.name, to_sql(value)))
-        })
+        .filter_map(|column| fields.get(column.name).map(|value| (column.name, to_sql(value))))
         .collect()
 }
 
@@ -155,58 +135,129 @@ pub(crate) async fn check_unique(
     }
 }
 
-/// Builds the INSERT of a new record or the UPDATE of an existing one at `version`.
-pub(crate) fn write_statement(
+/// How one catalog write is stamped.
+pub(crate) struct Stamp<'a> {
+    pub version: i64,
+    pub hlc: &'a Hlc,
+    pub sync_source: &'a str,
+    /// The device that wrote it, when a device did.
+    pub device_id: Option<&'a str>,
+}
+
+/// Builds the INSERT of a new record or the UPDATE of an existing one, and the snapshot of
+/// the record's client columns at the new version. `restore` clears `deleted_at`.
+pub(crate) fn write_statements(
     writer: &Writer<'_>,
     spec: &EntitySpec,
     id: &str,
     values: &[(&'static str, SqlValue)],
-    exists: bool,
-    version: i64,
-    sync_source: &str,
-) -> Result<D1PreparedStatement, ApiError> {
+    existing: Option<&Row>,
+    stamp: &Stamp<'_>,
+    restore: bool,
+) -> Result<Vec<D1PreparedStatement>, ApiError> {
     let now = now_rfc3339();
-    let (sql, mut args) = if exists {
-        let assignments: Vec<String> = values
-            .iter()
-            .map(|(column, _)| format!("{column} = ?"))
-            .collect();
+    let hlc = stamp.hlc.to_string();
+    let (sql, args) = if existing.is_some() {
         let mut sql = format!("UPDATE {} SET ", spec.name);
-        for assignment in &assignments {
-            sql.push_str(assignment);
-            sql.push_str(", ");
+        for (column, _) in values {
+            sql.push_str(column);
+            sql.push_str(" = ?, ");
         }
-        sql.push_str("version = ?, updated_at = ?, sync_source = ? WHERE tenant_id = ? AND id = ?");
+        if restore {
+            sql.push_str("deleted_at = NULL, ");
+        }
+        sql.push_str("version = ?, hlc = ?, updated_at = ?, sync_source = ? WHERE tenant_id = ? AND id = ?");
         let mut args: Vec<SqlValue> = values.iter().map(|(_, value)| value.clone()).collect();
         args.extend([
-            db::int(version),
+            db::int(stamp.version),
+            db::text(&hlc),
             db::text(&now),
-            db::text(sync_source),
+            db::text(stamp.sync_source),
             db::text(&writer.tenant_id),
             db::text(id),
         ]);
         (sql, args)
     } else {
         let names: Vec<&str> = values.iter().map(|(column, _)| *column).collect();
-        let placeholders = vec!["?"; names.len() + 6].join(", ");
+        let placeholders = vec!["?"; names.len() + 9].join(", ");
         let sql = format!(
-            "INSERT INTO {} (tenant_id, id, {}, version, created_at, updated_at, sync_source) VALUES ({placeholders})",
+            "INSERT INTO {} (tenant_id, id, {}, version, hlc, created_version, created_device_id, created_at, updated_at, sync_source) VALUES ({placeholders})",
             spec.name,
             names.join(", "),
         );
         let mut args = vec![db::text(&writer.tenant_id), db::text(id)];
         args.extend(values.iter().map(|(_, value)| value.clone()));
+        args.extend([
+            db::int(stamp.version),
+            db::text(&hlc),
+            db::int(stamp.version),
+            db::opt_text(stamp.device_id),
+            db::text(&now),
+            db::text(&now),
+            db::text(stamp.sync_source),
+        ]);
         (sql, args)
     };
-    if !exists {
-        args.extend([
-            db::int(version),
-            db::text(&now),
-            db::text(&now),
-            db::text(sync_source),
-        ]);
+
+    let mut snapshot = existing.map(|row| client_fields(spec, row)).unwrap_or_default();
+    for (column, value) in values {
+        snapshot.insert(column.to_string(), value.to_json());
     }
-    db::statement(&writer.db, &sql, &args).map_err(internal)
+    let snapshot = client_fields(spec, &snapshot);
+    Ok(vec![
+        db::statement(&writer.db, &sql, &args).map_err(internal)?,
+        history_statement(writer, spec, id, stamp.version, &snapshot)?,
+    ])
+}
+
+/// Records a record's client columns at a version, for later three-way merges.
+pub(crate) fn history_statement(
+    writer: &Writer<'_>,
+    spec: &EntitySpec,
+    id: &str,
+    version: i64,
+    fields: &Map<String, Value>,
+) -> Result<D1PreparedStatement, ApiError> {
+    db::statement(
+        &writer.db,
+        "INSERT OR REPLACE INTO record_history (tenant_id, entity, record_id, version, fields) VALUES (?, ?, ?, ?, ?)",
+        &[
+            db::text(&writer.tenant_id),
+            db::text(spec.name),
+            db::text(id),
+            db::int(version),
+            db::text(Value::Object(fields.clone()).to_string()),
+        ],
+    )
+    .map_err(internal)
+}
+
+/// Builds the soft delete of a record at a new version.
+pub(crate) fn delete_statement(
+    writer: &Writer<'_>,
+    spec: &EntitySpec,
+    id: &str,
+    stamp: &Stamp<'_>,
+) -> Result<D1PreparedStatement, ApiError> {
+    let now = now_rfc3339();
+    let sql = format!(
+        "UPDATE {} SET deleted_at = ?, updated_at = ?, version = ?, hlc = ?, sync_source = ? WHERE tenant_id = ? AND id = ?",
+        spec.name
+    );
+    db::statement(
+        &writer.db,
+        &sql,
+        &[
+            db::text(&now),
+            db::text(&now),
+            db::int(stamp.version),
+            db::text(stamp.hlc.to_string()),
+            db::text(stamp.sync_source),
+            db::text(&writer.tenant_id),
+            db::text(id),
+        ],
+    )
+    .map_err(internal)
 }
 
 /// Creates or updates one record through the REST API.
@@ -244,19 +295,31 @@ pub(crate) async fn save(
         _ => {}
     }
 
+    // An update that changes nothing is not a change: no new version for terminals to pull.
+    if let (Some(row), SaveMode::Update) = (&existing, mode) {
+        let unchanged = values
+            .iter()
+            .all(|(column, value)| row.get(*column).map(to_sql).as_ref() == Some(value));
+        if unchanged {
+            return Ok(Saved {
+                record: row_to_record(spec, row.clone()),
+                created: false,
+            });
+        }
+    }
+
     check_references(writer, spec, &values).await?;
     check_unique(writer, spec, id, &values).await?;
     let version = writer.current_version().await? + 1;
-    let statement = write_statement(
-        writer,
-        spec,
-        id,
-        &values,
-        existing.is_some(),
+    let hlc = writer.server_hlc();
+    let stamp = Stamp {
         version,
+        hlc: &hlc,
         sync_source,
-    )?;
-    writer.commit(vec![statement], version).await?;
+        device_id: None,
+    };
+    let statements = write_statements(writer, spec, id, &values, existing.as_ref(), &stamp, false)?;
+    writer.commit(statements, version).await?;
 
     let stored = load(writer, spec.name, id)
         .await?
@@ -267,7 +330,7 @@ pub(crate) async fn save(
     })
 }
 
-/// Soft-deletes a live record at a new version; `extra` commits in the same batch.
+/// Soft-deletes a live record through the REST API.
 ///
 /// # Errors
 /// `not_found` when the record is missing or already deleted.
@@ -276,7 +339,6 @@ pub(crate) async fn delete(
     entity: &str,
     id: &str,
     sync_source: &str,
-    extra: Option<D1PreparedStatement>,
 ) -> Result<i64, ApiError> {
     let spec = spec_of(entity)?;
     let existing = load(writer, spec.name, id).await?;
@@ -285,25 +347,14 @@ pub(crate) async fn delete(
         return Err(ApiError::not_found());
     }
     let version = writer.current_version().await? + 1;
-    let now = now_rfc3339();
-    let sql = format!(
-        "UPDATE {} SET deleted_at = ?, updated_at = ?, version = ?, sync_source = ? WHERE tenant_id = ? AND id = ?",
-        spec.name
-    );
-    let mut statements = vec![db::statement(
-        &writer.db,
-        &sql,
-        &[
-            db::text(&now),
-            db::text(&now),
-            db::int(version),
-            db::text(sync_source),
-            db::text(&writer.tenant_id),
-            db::text(id),
-        ],
-    )
-    .map_err(internal)?];
-    statements.extend(extra);
-    writer.commit(statements, version).await?;
+    let hlc = writer.server_hlc();
+    let stamp = Stamp {
+        version,
+        hlc: &hlc,
+        sync_source,
+        device_id: None,
+    };
+    let statement = delete_statement(writer, spec, id, &stamp)?;
+    writer.commit(vec![statement], version).await?;
     Ok(version)
 }

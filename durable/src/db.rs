@@ -20,11 +20,7 @@ fn to_js(value: &SqlValue) -> JsValue {
 ///
 /// # Errors
 /// Fails when the binding count does not match the statement.
-pub fn statement(
-    db: &D1Database,
-    sql: &str,
-    args: &[SqlValue],
-) -> worker::Result<D1PreparedStatement> {
+pub fn statement(db: &D1Database, sql: &str, args: &[SqlValue]) -> worker::Result<D1PreparedStatement> {
     let values: Vec<JsValue> = args.iter().map(to_js).collect();
     db.prepare(sql).bind(&values)
 }
@@ -47,10 +43,7 @@ pub async fn run(db: &D1Database, sql: &str, args: &[SqlValue]) -> worker::Resul
 }
 
 /// Runs statements as one D1 batch, which is all-or-nothing: the only transaction D1 has.
-pub async fn batch(
-    db: &D1Database,
-    statements: Vec<D1PreparedStatement>,
-) -> worker::Result<Vec<worker::D1Result>> {
+pub async fn batch(db: &D1Database, statements: Vec<D1PreparedStatement>) -> worker::Result<Vec<worker::D1Result>> {
     if statements.is_empty() {
         return Ok(Vec::new());
     }

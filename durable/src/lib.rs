@@ -6,12 +6,16 @@ pub mod migrate;
 pub mod protocol;
 
 mod catalog;
+pub mod conflicts;
+mod purge;
 mod push;
 mod sale;
+mod stock;
 
 use futures_util::lock::Mutex;
-use kasir_core::error::ApiError;
-use protocol::{Command, HubReply, HubRequest};
+use kasir_core::error::{ApiError, Lang};
+use kasir_core::hlc::Hlc;
+use protocol::{Command, HubReply, HubRequest, SyncSettings};
 use serde_json::{json, Value};
 use worker::{durable_object, D1Database, DurableObject, Env, Request, Response, State};
 
@@ -23,6 +27,8 @@ struct HubMemory {
     migrated: Vec<String>,
     /// The tenant's last committed change version, when known.
     version: Option<i64>,
+    /// The last clock value the hub stamped on a write.
+    last_hlc: Option<Hlc>,
 }
 
 #[durable_object]
@@ -52,23 +58,18 @@ impl DurableObject for TenantHub {
                     }
                 }
             }
-            Err(error) => HubReply::Error(ApiError::internal(format!(
-                "unreadable hub request: {error}"
-            ))),
+            Err(error) => HubReply::Error(ApiError::internal(format!("unreadable hub request: {error}"))),
         };
         Response::from_json(&reply)
     }
 }
 
 impl TenantHub {
-    async fn execute(
-        &self,
-        memory: &mut HubMemory,
-        request: HubRequest,
-    ) -> Result<Value, ApiError> {
-        let database = self.env.d1(&request.db_binding).map_err(|error| {
-            ApiError::internal(format!("binding {}: {error}", request.db_binding))
-        })?;
+    async fn execute(&self, memory: &mut HubMemory, request: HubRequest) -> Result<Value, ApiError> {
+        let database = self
+            .env
+            .d1(&request.db_binding)
+            .map_err(|error| ApiError::internal(format!("binding {}: {error}", request.db_binding)))?;
         if !memory.migrated.contains(&request.db_binding) {
             migrate::apply(&database, migrate::TENANT_MIGRATIONS)
                 .await
@@ -79,12 +80,12 @@ impl TenantHub {
         let mut writer = Writer {
             db: database,
             tenant_id: request.tenant_id.clone(),
+            sync: request.sync,
+            lang: request.lang,
             memory,
         };
         match request.command {
-            Command::Provision { owner, outlet } => {
-                catalog::provision(&mut writer, owner, outlet).await
-            }
+            Command::Provision { owner, outlet } => catalog::provision(&mut writer, owner, outlet).await,
             Command::Save {
                 entity,
                 id,
@@ -92,8 +93,7 @@ impl TenantHub {
                 mode,
                 sync_source,
             } => {
-                let saved =
-                    catalog::save(&mut writer, &entity, &id, &fields, mode, &sync_source).await?;
+                let saved = catalog::save(&mut writer, &entity, &id, &fields, mode, &sync_source).await?;
                 Ok(json!(saved))
             }
             Command::Delete {
@@ -101,23 +101,17 @@ impl TenantHub {
                 id,
                 sync_source,
             } => {
-                catalog::delete(&mut writer, &entity, &id, &sync_source, None).await?;
+                catalog::delete(&mut writer, &entity, &id, &sync_source).await?;
                 Ok(Value::Null)
             }
             Command::Sale { body, sync_source } => {
-                let saved = sale::record_sale(
-                    &mut writer,
-                    &request.actor,
-                    &request.tax,
-                    &body,
-                    &sync_source,
-                )
-                .await?;
+                let saved = sale::record_sale(&mut writer, &request.actor, &request.tax, &body, &sync_source).await?;
                 Ok(json!(saved))
             }
             Command::Push {
                 device_id,
                 mutations,
+                server_clock,
             } => {
                 push::apply_push(
                     &mut writer,
@@ -125,9 +119,16 @@ impl TenantHub {
                     &request.tax,
                     &device_id,
                     mutations,
+                    server_clock,
                 )
                 .await
             }
+            Command::ResolveConflict {
+                conflict_id,
+                resolution,
+                data,
+            } => conflicts::resolve(&mut writer, &request.actor, &conflict_id, &resolution, data).await,
+            Command::Purge { retention_seconds } => purge::purge_tombstones(&mut writer, retention_seconds).await,
         }
     }
 }
@@ -136,10 +137,26 @@ impl TenantHub {
 pub(crate) struct Writer<'a> {
     db: D1Database,
     tenant_id: String,
+    sync: SyncSettings,
+    lang: Lang,
     memory: &'a mut HubMemory,
 }
 
 impl Writer<'_> {
+    /// Stamps a write with the hub's clock, past every clock it has stamped or accepted.
+    fn server_hlc(&mut self) -> Hlc {
+        let next = Hlc::tick(self.memory.last_hlc.as_ref(), now_millis(), "server");
+        self.memory.last_hlc = Some(next.clone());
+        next
+    }
+
+    /// Moves the hub's clock past a clock accepted from a device.
+    fn observe_hlc(&mut self, seen: &Hlc) {
+        if self.memory.last_hlc.as_ref().is_none_or(|last| seen > last) {
+            self.memory.last_hlc = Some(seen.clone());
+        }
+    }
+
     /// Returns the tenant's last committed version, reading it once per hub instance.
     async fn current_version(&mut self) -> Result<i64, ApiError> {
         if let Some(version) = self.memory.version {
@@ -159,19 +176,13 @@ impl Writer<'_> {
         )
         .await
         .map_err(internal)?;
-        let version = row
-            .and_then(|row| db::get_i64(&row, "version"))
-            .unwrap_or(0);
+        let version = row.and_then(|row| db::get_i64(&row, "version")).unwrap_or(0);
         self.memory.version = Some(version);
         Ok(version)
     }
 
     /// Commits statements together with the tenant's new version, all or nothing.
-    async fn commit(
-        &mut self,
-        mut statements: Vec<worker::D1PreparedStatement>,
-        version: i64,
-    ) -> Result<(), ApiError> {
+    async fn commit(&mut self, mut statements: Vec<worker::D1PreparedStatement>, version: i64) -> Result<(), ApiError> {
         statements.push(
             db::statement(
                 &self.db,

@@ -11,10 +11,16 @@ pub struct Migration {
     pub sql: &'static str,
 }
 
-pub const TENANT_MIGRATIONS: &[Migration] = &[Migration {
-    name: "0001_init.sql",
-    sql: include_str!("../../migrations/tenant/0001_init.sql"),
-}];
+pub const TENANT_MIGRATIONS: &[Migration] = &[
+    Migration {
+        name: "0001_init.sql",
+        sql: include_str!("../../migrations/tenant/0001_init.sql"),
+    },
+    Migration {
+        name: "0002_sync_engine.sql",
+        sql: include_str!("../../migrations/tenant/0002_sync_engine.sql"),
+    },
+];
 
 pub const CONTROL_MIGRATIONS: &[Migration] = &[Migration {
     name: "0001_tenant_directory.sql",
@@ -59,10 +65,7 @@ pub async fn apply(database: &D1Database, migrations: &[Migration]) -> worker::R
     )
     .await?;
     let applied = db::all(database, "SELECT name FROM d1_migrations", &[]).await?;
-    let applied: Vec<&str> = applied
-        .iter()
-        .filter_map(|row| db::get_str(row, "name"))
-        .collect();
+    let applied: Vec<&str> = applied.iter().filter_map(|row| db::get_str(row, "name")).collect();
 
     for migration in migrations {
         if applied.contains(&migration.name) {
@@ -77,7 +80,20 @@ pub async fn apply(database: &D1Database, migrations: &[Migration]) -> worker::R
             "INSERT OR IGNORE INTO d1_migrations (name) VALUES (?)",
             &[db::text(migration.name)],
         )?);
-        db::batch(database, batch).await?;
+        if let Err(error) = db::batch(database, batch).await {
+            // Hubs of tenants that share a database can migrate it at the same moment: the
+            // loser's batch fails (a column already exists) and rolls back, which is fine once
+            // the winner has recorded the migration.
+            let recorded = db::first(
+                database,
+                "SELECT name FROM d1_migrations WHERE name = ?",
+                &[db::text(migration.name)],
+            )
+            .await?;
+            if recorded.is_none() {
+                return Err(error);
+            }
+        }
     }
     Ok(())
 }

@@ -1,6 +1,9 @@
 //! Requests from the Worker to a tenant's hub and their replies, as JSON over the stub's fetch.
 
-use kasir_core::error::ApiError;
+use std::collections::BTreeMap;
+
+use kasir_core::error::{ApiError, Lang};
+use kasir_core::merge::Strategy;
 use kasir_core::money::TaxSettings;
 use kasir_core::permissions::Role;
 use serde::{Deserialize, Serialize};
@@ -14,7 +17,33 @@ pub struct HubRequest {
     pub db_binding: String,
     pub actor: Actor,
     pub tax: TaxSettings,
+    #[serde(default)]
+    pub sync: SyncSettings,
+    /// Language of error messages inside push results.
+    #[serde(default = "default_lang")]
+    pub lang: Lang,
     pub command: Command,
+}
+
+fn default_lang() -> Lang {
+    Lang::En
+}
+
+/// The tenant's sync settings the hub merges by.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct SyncSettings {
+    /// Strategy per entity; entities not listed use [`Strategy::default_for`].
+    #[serde(default)]
+    pub strategies: BTreeMap<String, Strategy>,
+}
+
+impl SyncSettings {
+    pub fn strategy(&self, entity: &str) -> Strategy {
+        self.strategies
+            .get(entity)
+            .copied()
+            .unwrap_or_else(|| Strategy::default_for(entity))
+    }
 }
 
 /// The authenticated caller on whose behalf the hub writes.
@@ -53,11 +82,23 @@ pub enum Command {
     },
     /// Records a sale from its API body.
     Sale { body: Value, sync_source: String },
-    /// Applies a sync push in order.
+    /// Applies a sync push in order. With `server_clock`, mutations carry no `hlc` and the
+    /// hub stamps them with its own clock (WatermelonDB clients keep none).
     Push {
         device_id: String,
         mutations: Vec<Value>,
+        #[serde(default)]
+        server_clock: bool,
     },
+    /// Settles a conflict held for manual review.
+    ResolveConflict {
+        conflict_id: String,
+        resolution: String,
+        data: Option<Map<String, Value>>,
+    },
+    /// Hard-deletes tombstones deleted more than `retention_seconds` ago and records the
+    /// newest purged version, below which pull cursors expire.
+    Purge { retention_seconds: i64 },
 }
 
 #[derive(Debug, Serialize, Deserialize)]

@@ -1,29 +1,34 @@
 //! Sync push inside the hub: mutations applied in order, each committed with its recorded
 //! result so a retried push returns exactly what the first one did.
 
-use kasir_core::entity::{catalog_spec, validate_fields, EntitySpec, Mode, UnknownFields};
-use kasir_core::error::{ApiError, Detail, ErrorCode, Lang};
+use kasir_core::entity::{catalog_spec, client_fields, validate_fields, EntitySpec, Mode, UnknownFields};
+use kasir_core::error::{ApiError, Detail, ErrorCode};
+use kasir_core::hlc::Hlc;
+use kasir_core::merge::{decide, Decision, Incoming, Op, Stored};
 use kasir_core::money::TaxSettings;
 use kasir_core::permissions::{allows, Permission};
 use kasir_core::validate::parse_uuid;
 use serde_json::{json, Map, Value};
 use worker::D1PreparedStatement;
 
-use crate::catalog::{check_references, check_unique, delete, load, write_statement};
+use crate::catalog::{check_references, check_unique, columns_of, delete_statement, load, write_statements, Stamp};
 use crate::db;
 use crate::protocol::Actor;
 use crate::sale::insert_sale;
-use crate::{internal, now_millis, now_rfc3339, Writer};
+use crate::{internal, now_millis, now_rfc3339, stock, Writer};
 
 /// The parts of one mutation the hub reads.
-struct Mutation<'a> {
-    id: String,
-    entity: &'a str,
-    op: &'a str,
-    record_id: String,
-    fields: Option<Vec<String>>,
-    data: Map<String, Value>,
-    sync_source: String,
+pub(crate) struct Mutation<'a> {
+    pub id: String,
+    pub entity: &'a str,
+    pub op: Op,
+    pub record_id: String,
+    pub base_version: Option<i64>,
+    pub fields: Option<Vec<String>>,
+    pub data: Map<String, Value>,
+    /// The device's clock, clamped; `None` when the hub stamps its own.
+    pub hlc: Option<Hlc>,
+    pub sync_source: String,
 }
 
 /// Applies a push and returns `{results, version}`.
@@ -37,6 +42,7 @@ pub(crate) async fn apply_push(
     tax: &TaxSettings,
     device_id: &str,
     mutations: Vec<Value>,
+    server_clock: bool,
 ) -> Result<Value, ApiError> {
     let started = now_millis();
     let mut results = Vec::with_capacity(mutations.len());
@@ -46,17 +52,18 @@ pub(crate) async fn apply_push(
         .collect();
 
     for (index, raw) in mutations.iter().enumerate() {
-        let result = match parse_mutation(raw) {
+        let result = match parse_mutation(raw, server_clock) {
             Err(detail) => {
                 let mutation_id = raw.get("id").cloned().unwrap_or(Value::Null);
                 rejected(
+                    writer,
                     mutation_id,
                     &ApiError::validation(vec![prefixed(detail, index)]),
                 )
             }
             Ok(mutation) => match stored_result(writer, device_id, &mutation.id).await? {
                 Some(result) => result,
-                None => apply_one(writer, actor, tax, device_id, &mutation).await?,
+                None => apply_one(writer, actor, tax, device_id, mutation).await?,
             },
         };
         if let Some(status) = result.get("status").and_then(Value::as_str) {
@@ -91,10 +98,8 @@ fn prefixed(mut detail: Detail, index: usize) -> Detail {
     detail
 }
 
-fn parse_mutation(raw: &Value) -> Result<Mutation<'_>, Detail> {
-    let object = raw
-        .as_object()
-        .ok_or_else(|| Detail::new("", "invalid_type"))?;
+fn parse_mutation(raw: &Value, server_clock: bool) -> Result<Mutation<'_>, Detail> {
+    let object = raw.as_object().ok_or_else(|| Detail::new("", "invalid_type"))?;
     let uuid_of = |key: &str| -> Result<String, Detail> {
         let text = object
             .get(key)
@@ -108,15 +113,22 @@ fn parse_mutation(raw: &Value) -> Result<Mutation<'_>, Detail> {
         .get("entity")
         .and_then(Value::as_str)
         .ok_or_else(|| Detail::new("entity", "required"))?;
-    let op = object
-        .get("op")
-        .and_then(Value::as_str)
-        .filter(|op| *op == "upsert" || *op == "delete")
-        .ok_or_else(|| Detail::new("op", "invalid_format"))?;
+    let op = match object.get("op").and_then(Value::as_str) {
+        Some("upsert") => Op::Upsert,
+        Some("delete") => Op::Delete,
+        _ => return Err(Detail::new("op", "invalid_format")),
+    };
     let data = match object.get("data") {
         Some(Value::Object(data)) => data.clone(),
-        None | Some(Value::Null) if op == "delete" => Map::new(),
+        None | Some(Value::Null) if op == Op::Delete => Map::new(),
         _ => return Err(Detail::new("data", "invalid_type")),
+    };
+    let base_version = match object.get("base_version") {
+        None | Some(Value::Null) => None,
+        Some(value) => match value.as_i64() {
+            Some(version) if version >= 0 => Some(version),
+            _ => return Err(Detail::new("base_version", "invalid_format")),
+        },
     };
     let fields = match object.get("fields") {
         None | Some(Value::Null) => None,
@@ -128,6 +140,15 @@ fn parse_mutation(raw: &Value) -> Result<Mutation<'_>, Detail> {
         ),
         Some(_) => return Err(Detail::new("fields", "invalid_type")),
     };
+    let hlc = if server_clock {
+        None
+    } else {
+        let text = object
+            .get("hlc")
+            .and_then(Value::as_str)
+            .ok_or_else(|| Detail::new("hlc", "required"))?;
+        Some(Hlc::parse(text).map_err(|_| Detail::new("hlc", "invalid_format"))?)
+    };
     let sync_source = match object.get("sync_source") {
         None | Some(Value::Null) => "mobile".to_string(),
         Some(Value::String(source)) if source == "mobile" || source == "web" => source.clone(),
@@ -138,17 +159,15 @@ fn parse_mutation(raw: &Value) -> Result<Mutation<'_>, Detail> {
         entity,
         op,
         record_id,
+        base_version,
         fields,
         data,
+        hlc,
         sync_source,
     })
 }
 
-async fn stored_result(
-    writer: &Writer<'_>,
-    device_id: &str,
-    mutation_id: &str,
-) -> Result<Option<Value>, ApiError> {
+async fn stored_result(writer: &Writer<'_>, device_id: &str, mutation_id: &str) -> Result<Option<Value>, ApiError> {
     let row = db::first(
         &writer.db,
         "SELECT result FROM sync_mutations WHERE tenant_id = ? AND device_id = ? AND mutation_id = ?",
@@ -161,7 +180,7 @@ async fn stored_result(
         .and_then(|text| serde_json::from_str(&text).ok()))
 }
 
-fn record_statement(
+pub(crate) fn record_statement(
     writer: &Writer<'_>,
     device_id: &str,
     mutation_id: &str,
@@ -181,8 +200,8 @@ fn record_statement(
     .map_err(internal)
 }
 
-fn rejected(mutation_id: Value, error: &ApiError) -> Value {
-    let envelope = error.envelope(Lang::En, "");
+fn rejected(writer: &Writer<'_>, mutation_id: Value, error: &ApiError) -> Value {
+    let envelope = error.envelope(writer.lang, "");
     let mut error_object = envelope["error"].clone();
     if let Some(object) = error_object.as_object_mut() {
         object.remove("request_id");
@@ -190,7 +209,7 @@ fn rejected(mutation_id: Value, error: &ApiError) -> Value {
     json!({ "mutation_id": mutation_id, "status": "rejected", "error": error_object })
 }
 
-fn outcome(mutation_id: &str, status: &str, version: i64, ignored: &[String]) -> Value {
+pub(crate) fn outcome(mutation_id: &str, status: &str, version: i64, ignored: &[String]) -> Value {
     let mut result = json!({ "mutation_id": mutation_id, "status": status, "version": version });
     if !ignored.is_empty() {
         result["ignored_fields"] = json!(ignored);
@@ -198,19 +217,50 @@ fn outcome(mutation_id: &str, status: &str, version: i64, ignored: &[String]) ->
     result
 }
 
-/// Applies one mutation, committing its result with it; a permanent rejection is recorded
-/// on its own so it never blocks the mutations after it.
+/// Commits a result that wrote nothing, so a retry answers it from the record.
+pub(crate) async fn record_only(
+    writer: &Writer<'_>,
+    device_id: &str,
+    mutation_id: &str,
+    result: Value,
+) -> Result<Value, ApiError> {
+    let statement = record_statement(writer, device_id, mutation_id, &result)?;
+    db::batch(&writer.db, vec![statement]).await.map_err(internal)?;
+    Ok(result)
+}
+
+/// Applies one mutation, committing its result with it. A permanent rejection is recorded
+/// on its own, so it does not block the mutations after it.
 async fn apply_one(
     writer: &mut Writer<'_>,
     actor: &Actor,
     tax: &TaxSettings,
     device_id: &str,
-    mutation: &Mutation<'_>,
+    mut mutation: Mutation<'_>,
 ) -> Result<Value, ApiError> {
+    // A clock far ahead of the server's is clamped, so one device cannot win every future
+    // conflict; the hub's clock then moves past what it accepted.
+    let hlc = match mutation.hlc.take() {
+        Some(hlc) => {
+            let (hlc, clamped) = hlc.clamp_to(now_millis());
+            if clamped {
+                worker::console_warn!(
+                    "{}",
+                    json!({ "event": "hlc_clamped", "tenant_id": writer.tenant_id, "device_id": device_id, "mutation_id": mutation.id })
+                );
+            }
+            writer.observe_hlc(&hlc);
+            hlc
+        }
+        None => writer.server_hlc(),
+    };
+    mutation.hlc = Some(hlc);
+
     let applied = match mutation.entity {
-        "transactions" => apply_sale(writer, actor, tax, device_id, mutation).await,
+        "transactions" => apply_sale(writer, actor, tax, device_id, &mutation).await,
+        "stock_movements" => stock::apply_movement(writer, actor, device_id, &mutation).await,
         entity => match catalog_spec(entity) {
-            Some(spec) => apply_catalog(writer, actor, spec, device_id, mutation).await,
+            Some(spec) => apply_catalog(writer, actor, spec, device_id, &mutation).await,
             None => Err(ApiError::invalid("entity", "unknown_entity")),
         },
     };
@@ -218,12 +268,8 @@ async fn apply_one(
         Ok(result) => Ok(result),
         Err(error) if error.code == ErrorCode::Internal => Err(error),
         Err(error) => {
-            let result = rejected(json!(mutation.id), &error);
-            let statement = record_statement(writer, device_id, &mutation.id, &result)?;
-            db::batch(&writer.db, vec![statement])
-                .await
-                .map_err(internal)?;
-            Ok(result)
+            let result = rejected(writer, json!(mutation.id), &error);
+            record_only(writer, device_id, &mutation.id, result).await
         }
     }
 }
@@ -238,7 +284,7 @@ async fn apply_sale(
     if !allows(actor.role, Permission::CreateSales) {
         return Err(ApiError::forbidden());
     }
-    if mutation.op == "delete" {
+    if mutation.op == Op::Delete {
         return Err(ApiError::invalid("op", "insert_only"));
     }
     let mut body = mutation.data.clone();
@@ -256,7 +302,7 @@ async fn apply_sale(
     let next_version = writer.current_version().await? + 1;
     let provisional = outcome(&mutation.id, "applied", next_version, &[]);
     let record = record_statement(writer, device_id, &mutation.id, &provisional)?;
-    let recorded = insert_sale(
+    let recorded = match insert_sale(
         writer,
         actor,
         tax,
@@ -265,28 +311,67 @@ async fn apply_sale(
         &mutation.sync_source,
         vec![record],
     )
-    .await?;
+    .await
+    {
+        Ok(recorded) => recorded,
+        Err(error) => {
+            if error.message_key.as_deref() == Some("sale_replay_mismatch") {
+                log_rejection(
+                    writer,
+                    "transactions",
+                    &mutation.record_id,
+                    device_id,
+                    "different body under a stored id",
+                    &body,
+                )
+                .await;
+            }
+            return Err(error);
+        }
+    };
 
     if recorded.saved.created {
-        return Ok(outcome(
-            &mutation.id,
-            "applied",
-            recorded.version,
-            &recorded.ignored,
-        ));
+        return Ok(outcome(&mutation.id, "applied", recorded.version, &recorded.ignored));
     }
     // A replay of a stored sale: nothing was written, so record the duplicate now.
-    let result = outcome(
-        &mutation.id,
-        "duplicate",
-        recorded.version,
-        &recorded.ignored,
+    let result = outcome(&mutation.id, "duplicate", recorded.version, &recorded.ignored);
+    record_only(writer, device_id, &mutation.id, result).await
+}
+
+/// Keeps an insert-only write that was rejected for another body under a stored id, for
+/// review; a failure to keep it is logged, not fatal.
+pub(crate) async fn log_rejection(
+    writer: &Writer<'_>,
+    entity: &str,
+    record_id: &str,
+    device_id: &str,
+    reason: &str,
+    body: &Value,
+) {
+    worker::console_warn!(
+        "{}",
+        json!({ "event": "insert_only_rejected", "tenant_id": writer.tenant_id, "entity": entity, "record_id": record_id, "device_id": device_id })
     );
-    let statement = record_statement(writer, device_id, &mutation.id, &result)?;
-    db::batch(&writer.db, vec![statement])
-        .await
-        .map_err(internal)?;
-    Ok(result)
+    let result = db::run(
+        &writer.db,
+        "INSERT INTO sync_rejections (tenant_id, id, entity, record_id, device_id, reason, body, at) VALUES (?, lower(hex(randomblob(16))), ?, ?, ?, ?, ?, ?)",
+        &[
+            db::text(&writer.tenant_id),
+            db::text(entity),
+            db::text(record_id),
+            db::text(device_id),
+            db::text(reason),
+            db::text(body.to_string()),
+            db::text(now_rfc3339()),
+        ],
+    )
+    .await;
+    if let Err(error) = result {
+        worker::console_error!(
+            "{}",
+            json!({ "event": "rejection_not_logged", "error": error.to_string() })
+        );
+    }
 }
 
 fn catalog_permission(spec: &EntitySpec, creating: bool) -> Permission {
@@ -306,90 +391,137 @@ async fn apply_catalog(
     mutation: &Mutation<'_>,
 ) -> Result<Value, ApiError> {
     let existing = load(writer, spec.name, &mutation.record_id).await?;
-    let deleted = existing
-        .as_ref()
-        .is_some_and(|row| !row.get("deleted_at").is_none_or(Value::is_null));
-    let stored_version = existing
-        .as_ref()
-        .and_then(|row| db::get_i64(row, "version"))
-        .unwrap_or(0);
     if !allows(actor.role, catalog_permission(spec, existing.is_none())) {
         return Err(ApiError::forbidden());
     }
 
-    if mutation.op == "delete" {
-        if existing.is_none() {
-            return Err(ApiError::not_found());
-        }
-        if deleted {
-            let result = outcome(&mutation.id, "applied", stored_version, &[]);
-            let statement = record_statement(writer, device_id, &mutation.id, &result)?;
-            db::batch(&writer.db, vec![statement])
-                .await
-                .map_err(internal)?;
-            return Ok(result);
-        }
-        let next_version = writer.current_version().await? + 1;
-        let result = outcome(&mutation.id, "applied", next_version, &[]);
-        let record = record_statement(writer, device_id, &mutation.id, &result)?;
-        delete(
-            writer,
-            spec.name,
-            &mutation.record_id,
-            &mutation.sync_source,
-            Some(record),
-        )
-        .await?;
-        return Ok(result);
-    }
-
-    // A deleted record stays deleted: an edit made before the delete reached the device
-    // does not bring it back.
-    if deleted {
-        let result = outcome(&mutation.id, "merged", stored_version, &[]);
-        let statement = record_statement(writer, device_id, &mutation.id, &result)?;
-        db::batch(&writer.db, vec![statement])
-            .await
-            .map_err(internal)?;
-        return Ok(result);
-    }
-
+    // Validate what the device changed: on a record it edits, only the listed `fields`.
     let mut data = mutation.data.clone();
     if existing.is_some() {
         if let Some(fields) = &mutation.fields {
             data.retain(|key, _| fields.contains(key));
         }
     }
-    let mode = if existing.is_some() {
-        Mode::Update
+    let (changes, ignored) = if mutation.op == Op::Upsert {
+        let mode = if existing.is_some() { Mode::Update } else { Mode::Create };
+        let validated = validate_fields(spec, &data, mode, UnknownFields::Ignore).map_err(ApiError::validation)?;
+        // `id` travels as `record_id`; it is not an ignored column.
+        let ignored: Vec<String> = validated.ignored.into_iter().filter(|field| field != "id").collect();
+        let changes: Map<String, Value> = validated
+            .values
+            .iter()
+            .map(|(column, value)| (column.to_string(), value.to_json()))
+            .collect();
+        (changes, ignored)
     } else {
-        Mode::Create
+        (Map::new(), Vec::new())
     };
-    let validated =
-        validate_fields(spec, &data, mode, UnknownFields::Ignore).map_err(ApiError::validation)?;
-    // `id` travels as `record_id`; it is not an ignored column.
-    let ignored: Vec<String> = validated
-        .ignored
-        .into_iter()
-        .filter(|field| field != "id")
-        .collect();
 
-    check_references(writer, spec, &validated.values).await?;
-    check_unique(writer, spec, &mutation.record_id, &validated.values).await?;
+    let stored_fields = existing
+        .as_ref()
+        .map(|row| client_fields(spec, row))
+        .unwrap_or_default();
+    let stored = existing.as_ref().map(|row| Stored {
+        version: db::get_i64(row, "version").unwrap_or(0),
+        hlc: db::get_str(row, "hlc").and_then(|text| Hlc::parse(text).ok()),
+        deleted: !row.get("deleted_at").is_none_or(Value::is_null),
+        fields: &stored_fields,
+    });
+    let base = match (&stored, mutation.base_version) {
+        (Some(_), Some(base_version)) => snapshot(writer, spec, &mutation.record_id, base_version).await?,
+        _ => None,
+    };
+    let hlc = mutation.hlc.clone().unwrap_or_else(|| writer.server_hlc());
+    let incoming = Incoming {
+        op: mutation.op,
+        base_version: mutation.base_version,
+        changes: &changes,
+        hlc: &hlc,
+    };
+    let decision = decide(
+        writer.sync.strategy(spec.name),
+        stored.as_ref(),
+        base.as_ref(),
+        &incoming,
+    );
+    let stored_version = stored.as_ref().map(|stored| stored.version).unwrap_or(0);
+
+    let (values, restore) = match &decision {
+        Decision::Skip => {
+            // Deleting what is already gone (or never came) took effect as sent.
+            let status = if mutation.op == Op::Delete { "applied" } else { "merged" };
+            let result = outcome(&mutation.id, status, stored_version, &ignored);
+            return record_only(writer, device_id, &mutation.id, result).await;
+        }
+        Decision::Conflict { fields } => {
+            let conflict_id =
+                crate::conflicts::store(writer, actor, spec, mutation, &stored_fields, &changes, fields).await?;
+            let mut result = outcome(&mutation.id, "conflict", stored_version, &ignored);
+            result["conflict_id"] = json!(conflict_id);
+            return record_only(writer, device_id, &mutation.id, result).await;
+        }
+        Decision::Delete => (Map::new(), false),
+        Decision::Insert(values) | Decision::Update { values, .. } => (values.clone(), false),
+        Decision::Restore(values) => (values.clone(), true),
+    };
+
+    let columns = columns_of(spec, &values);
+    check_references(writer, spec, &columns).await?;
+    check_unique(writer, spec, &mutation.record_id, &columns).await?;
     let version = writer.current_version().await? + 1;
-    let result = outcome(&mutation.id, "applied", version, &ignored);
-    let statements = vec![
-        write_statement(
+    // The row keeps the newest clock that touched it.
+    let row_hlc = match stored.as_ref().and_then(|stored| stored.hlc.clone()) {
+        Some(stored_hlc) if stored_hlc > hlc => stored_hlc,
+        _ => hlc.clone(),
+    };
+    let stamp = Stamp {
+        version,
+        hlc: &row_hlc,
+        sync_source: &mutation.sync_source,
+        device_id: Some(device_id),
+    };
+    let result = outcome(&mutation.id, decision.status(), version, &ignored);
+    let mut statements = if decision == Decision::Delete {
+        vec![delete_statement(writer, spec, &mutation.record_id, &stamp)?]
+    } else {
+        write_statements(
             writer,
             spec,
             &mutation.record_id,
-            &validated.values,
-            existing.is_some(),
-            version,
-            &mutation.sync_source,
-        )?,
-        record_statement(writer, device_id, &mutation.id, &result)?,
-    ];
+            &columns,
+            existing.as_ref(),
+            &stamp,
+            restore,
+        )?
+    };
+    statements.push(record_statement(writer, device_id, &mutation.id, &result)?);
     writer.commit(statements, version).await?;
     Ok(result)
+}
+
+/// Reads a record's client columns as they were at `version`, when the hub still keeps them.
+pub(crate) async fn snapshot(
+    writer: &Writer<'_>,
+    spec: &EntitySpec,
+    record_id: &str,
+    version: i64,
+) -> Result<Option<Map<String, Value>>, ApiError> {
+    // The snapshot at the base is the newest one at or below it: versions between belong to
+    // other records.
+    let row = db::first(
+        &writer.db,
+        "SELECT fields FROM record_history WHERE tenant_id = ? AND entity = ? AND record_id = ? AND version <= ? ORDER BY version DESC LIMIT 1",
+        &[
+            db::text(&writer.tenant_id),
+            db::text(spec.name),
+            db::text(record_id),
+            db::int(version),
+        ],
+    )
+    .await
+    .map_err(internal)?;
+    Ok(row
+        .and_then(|row| db::get_str(&row, "fields").map(str::to_string))
+        .and_then(|text| serde_json::from_str::<Value>(&text).ok())
+        .and_then(|value| value.as_object().cloned()))
 }

@@ -28,16 +28,7 @@ pub(crate) async fn record_sale(
     body: &Value,
     sync_source: &str,
 ) -> Result<Saved, ApiError> {
-    let recorded = insert_sale(
-        writer,
-        actor,
-        tax,
-        body,
-        UnknownFields::Reject,
-        sync_source,
-        Vec::new(),
-    )
-    .await?;
+    let recorded = insert_sale(writer, actor, tax, body, UnknownFields::Reject, sync_source, Vec::new()).await?;
     Ok(recorded.saved)
 }
 
@@ -98,17 +89,9 @@ pub(crate) async fn insert_sale(
     if device.is_none() {
         return Err(ApiError::invalid("device_id", "invalid_reference"));
     }
-    let product_ids: Vec<&str> = sale
-        .items
-        .iter()
-        .map(|item| item.product_id.as_str())
-        .collect();
+    let product_ids: Vec<&str> = sale.items.iter().map(|item| item.product_id.as_str()).collect();
     let known = existing_ids(writer, "products", &product_ids).await?;
-    if let Some(index) = sale
-        .items
-        .iter()
-        .position(|item| !known.contains(&item.product_id))
-    {
+    if let Some(index) = sale.items.iter().position(|item| !known.contains(&item.product_id)) {
         return Err(ApiError::invalid(
             format!("items[{index}].product_id"),
             "invalid_reference",
@@ -182,11 +165,7 @@ const MAX_BOUND_VALUES: usize = 90;
 
 /// Returns which of `ids` exist in `table` for the tenant, deleted or not, in one query per
 /// 90 distinct ids instead of one per id.
-async fn existing_ids(
-    writer: &Writer<'_>,
-    table: &str,
-    ids: &[&str],
-) -> Result<Vec<String>, ApiError> {
+async fn existing_ids(writer: &Writer<'_>, table: &str, ids: &[&str]) -> Result<Vec<String>, ApiError> {
     let mut distinct: Vec<&str> = ids.to_vec();
     distinct.sort_unstable();
     distinct.dedup();
@@ -198,11 +177,7 @@ async fn existing_ids(
         let mut args = vec![db::text(&writer.tenant_id)];
         args.extend(chunk.iter().map(|id| db::text(*id)));
         let rows = db::all(&writer.db, &sql, &args).await.map_err(internal)?;
-        found.extend(
-            rows.iter()
-                .filter_map(|row| db::get_str(row, "id"))
-                .map(str::to_string),
-        );
+        found.extend(rows.iter().filter_map(|row| db::get_str(row, "id")).map(str::to_string));
     }
     Ok(found)
 }

@@ -30,11 +30,7 @@ pub async fn dispatch(
     match (method, segments) {
         (Method::Post, ["tenants"]) => provision(req, env, ctx).await,
         (Method::Get, ["tenants"]) => {
-            let tenants: Vec<Value> = directory::list(env)
-                .await?
-                .iter()
-                .map(Tenant::to_json)
-                .collect();
+            let tenants: Vec<Value> = directory::list(env).await?.iter().map(Tenant::to_json).collect();
             http::json(200, &json!({ "items": tenants, "next_cursor": null }))
         }
         (Method::Get, ["tenants", code]) => {
@@ -143,8 +139,7 @@ fn parse_provisioning(body: &Map<String, Value>) -> Result<Provisioning, ApiErro
     }
     let owner_name = http::string_field(&owner, "name", &mut owner_details).unwrap_or_default();
     check_name(&owner_name, "name", &mut owner_details);
-    let owner_password =
-        http::string_field(&owner, "password", &mut owner_details).unwrap_or_default();
+    let owner_password = http::string_field(&owner, "password", &mut owner_details).unwrap_or_default();
     check_password(&owner_password, "password", &mut owner_details);
     if body.get("owner").is_some_and(Value::is_object) {
         details.extend(owner_details.into_iter().map(|mut detail| {
@@ -153,25 +148,19 @@ fn parse_provisioning(body: &Map<String, Value>) -> Result<Provisioning, ApiErro
         }));
     }
 
-    let choice =
-        |key: &str, allowed: &[&str], default: &str, details: &mut Vec<Detail>| -> String {
-            match body.get(key) {
-                None | Some(Value::Null) => default.to_string(),
-                Some(Value::String(text)) if allowed.contains(&text.as_str()) => text.clone(),
-                Some(_) => {
-                    details.push(Detail::new(key, "invalid_format"));
-                    default.to_string()
-                }
+    let choice = |key: &str, allowed: &[&str], default: &str, details: &mut Vec<Detail>| -> String {
+        match body.get(key) {
+            None | Some(Value::Null) => default.to_string(),
+            Some(Value::String(text)) if allowed.contains(&text.as_str()) => text.clone(),
+            Some(_) => {
+                details.push(Detail::new(key, "invalid_format"));
+                default.to_string()
             }
-        };
+        }
+    };
     let placement = match body.get("placement") {
         None | Some(Value::Null) => None,
-        Some(_) => Some(choice(
-            "placement",
-            &["dedicated", "shared"],
-            "dedicated",
-            &mut details,
-        )),
+        Some(_) => Some(choice("placement", &["dedicated", "shared"], "dedicated", &mut details)),
     };
     let timezone = choice("timezone", &TIMEZONES, "Asia/Jakarta", &mut details);
     let currency = choice("currency", &["IDR"], "IDR", &mut details);
@@ -258,20 +247,13 @@ const SHARED_BINDING: &str = "TENANT_DB_SHARED";
 
 /// Creates a tenant: claims a database, records it in the directory, then has the tenant's
 /// hub migrate the database and create the owner and the `PUSAT` outlet.
-async fn provision(
-    req: &mut Request,
-    env: &Env,
-    ctx: &mut RequestContext,
-) -> Result<Response, ApiError> {
+async fn provision(req: &mut Request, env: &Env, ctx: &mut RequestContext) -> Result<Response, ApiError> {
     let body = http::read_object(req).await?;
     let request = parse_provisioning(&body)?;
     ctx.tenant_code = Some(request.code.clone());
     let control = control_db(env).await?;
 
-    if directory::fresh_by_code(env, &request.code)
-        .await?
-        .is_some()
-    {
+    if directory::fresh_by_code(env, &request.code).await?.is_some() {
         return Err(ApiError::conflict("tenant_code_taken"));
     }
 
@@ -285,10 +267,7 @@ async fn provision(
     )
     .await
     .map_err(internal)?;
-    let used: Vec<&str> = used
-        .iter()
-        .filter_map(|row| db::get_str(row, "db_binding"))
-        .collect();
+    let used: Vec<&str> = used.iter().filter_map(|row| db::get_str(row, "db_binding")).collect();
     let mut candidates: Vec<(String, &str)> = Vec::new();
     if request.placement.as_deref() != Some("shared") {
         for binding in pool(env) {
@@ -328,10 +307,7 @@ async fn provision(
                 claimed = Some(binding);
                 break;
             }
-            Err(error)
-                if db::is_unique_violation(&error)
-                    && error.to_string().contains("tenants.code") =>
-            {
+            Err(error) if db::is_unique_violation(&error) && error.to_string().contains("tenants.code") => {
                 return Err(ApiError::conflict("tenant_code_taken"));
             }
             Err(error) if db::is_unique_violation(&error) => continue,
@@ -350,9 +326,7 @@ async fn provision(
         email: request.owner_email.clone(),
         name: request.owner_name.clone(),
         role: Role::Owner,
-        password_hash: crypto::hash_password(&request.owner_password)
-            .await
-            .map_err(internal)?,
+        password_hash: crypto::hash_password(&request.owner_password).await.map_err(internal)?,
     };
     let owner_id = owner.id.clone();
     let command = Command::Provision {
@@ -370,12 +344,7 @@ async fn provision(
     };
     if let Err(error) = hub::call(env, &tenant, actor, command).await {
         // Release the claim so the code and the database can be used again.
-        let _ = db::run(
-            &control,
-            "DELETE FROM tenants WHERE id = ?",
-            &[db::text(&tenant_id)],
-        )
-        .await;
+        let _ = db::run(&control, "DELETE FROM tenants WHERE id = ?", &[db::text(&tenant_id)]).await;
         return Err(error);
     }
 
@@ -420,9 +389,7 @@ async fn update(req: &mut Request, env: &Env, code: &str) -> Result<Response, Ap
     let mut status = tenant.status.clone();
     match body.get("status") {
         None => {}
-        Some(Value::String(text)) if text == "active" || text == "suspended" => {
-            status = text.clone()
-        }
+        Some(Value::String(text)) if text == "active" || text == "suspended" => status = text.clone(),
         Some(_) => details.push(Detail::new("status", "invalid_format")),
     }
     let mut plan = tenant.plan.clone();

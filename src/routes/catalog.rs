@@ -2,9 +2,7 @@
 //! to D1; writes go through the tenant's hub, which assigns versions.
 
 use kasir_core::cursor::{decode_cursor, encode_cursor};
-use kasir_core::entity::{
-    row_to_record, validate_fields, EntitySpec, Mode, SqlValue, UnknownFields,
-};
+use kasir_core::entity::{row_to_record, validate_fields, EntitySpec, Mode, SqlValue, UnknownFields};
 use kasir_core::error::{ApiError, Detail};
 use kasir_core::validate::parse_uuid;
 use kasir_durable::db;
@@ -47,9 +45,7 @@ pub async fn dispatch(
         (Method::Delete, [id]) => {
             let id = path_id(id)?;
             // Devices and new terminals fall back to the default outlet, so it stays.
-            if spec.name == "outlets"
-                && principal.tenant.default_outlet_id.as_deref() == Some(id.as_str())
-            {
+            if spec.name == "outlets" && principal.tenant.default_outlet_id.as_deref() == Some(id.as_str()) {
                 find(env, principal, spec, &id).await?;
                 return Err(ApiError::conflict("default_outlet"));
             }
@@ -66,12 +62,7 @@ pub async fn dispatch(
 }
 
 /// Reads one live record.
-pub async fn find(
-    env: &Env,
-    principal: &Principal,
-    spec: &EntitySpec,
-    id: &str,
-) -> Result<Value, ApiError> {
+pub async fn find(env: &Env, principal: &Principal, spec: &EntitySpec, id: &str) -> Result<Value, ApiError> {
     // `spec.name` is a constant table name.
     let sql = format!(
         "SELECT * FROM {} WHERE tenant_id = ? AND id = ? AND deleted_at IS NULL",
@@ -105,34 +96,22 @@ fn search(spec: &EntitySpec, q: &str) -> (String, Vec<SqlValue>) {
             vec![substring, prefix, SqlValue::Text(q.to_string())],
         ),
         "customers" => (
-            " AND (instr(lower(name), ?) > 0 OR phone LIKE ? ESCAPE '\\' OR lower(email) = ?)"
-                .to_string(),
+            " AND (instr(lower(name), ?) > 0 OR phone LIKE ? ESCAPE '\\' OR lower(email) = ?)".to_string(),
             vec![substring.clone(), prefix, substring],
         ),
         "outlets" => (
             " AND (instr(lower(name), ?) > 0 OR code = ?)".to_string(),
             vec![substring, SqlValue::Text(q.to_uppercase())],
         ),
-        _ => (
-            " AND instr(lower(name), ?) > 0".to_string(),
-            vec![substring],
-        ),
+        _ => (" AND instr(lower(name), ?) > 0".to_string(), vec![substring]),
     }
 }
 
 /// Lists live records in (name, id) order, a page at a time.
-async fn list(
-    req: &Request,
-    env: &Env,
-    principal: &Principal,
-    spec: &EntitySpec,
-) -> Result<Response, ApiError> {
+async fn list(req: &Request, env: &Env, principal: &Principal, spec: &EntitySpec) -> Result<Response, ApiError> {
     let query = Query::of(req);
     let limit = query.limit(50, 500)?;
-    let mut sql = format!(
-        "SELECT * FROM {} WHERE tenant_id = ? AND deleted_at IS NULL",
-        spec.name
-    );
+    let mut sql = format!("SELECT * FROM {} WHERE tenant_id = ? AND deleted_at IS NULL", spec.name);
     let mut args = vec![db::text(&principal.tenant.id)];
     if let Some(q) = query.get("q") {
         if q.chars().count() > 200 {
@@ -143,14 +122,9 @@ async fn list(
         args.extend(search_args);
     }
     if let Some(text) = query.get("cursor") {
-        let cursor: ListCursor =
-            decode_cursor(text).map_err(|_| ApiError::invalid("cursor", "invalid_cursor"))?;
+        let cursor: ListCursor = decode_cursor(text).map_err(|_| ApiError::invalid("cursor", "invalid_cursor"))?;
         sql.push_str(" AND (name > ? OR (name = ? AND id > ?))");
-        args.extend([
-            db::text(&cursor.name),
-            db::text(&cursor.name),
-            db::text(&cursor.id),
-        ]);
+        args.extend([db::text(&cursor.name), db::text(&cursor.name), db::text(&cursor.id)]);
     }
     sql.push_str(" ORDER BY name, id LIMIT ?");
     args.push(db::int(limit + 1));
@@ -167,34 +141,25 @@ async fn list(
         })),
         _ => None,
     };
-    let items: Vec<Value> = rows
-        .into_iter()
-        .map(|row| row_to_record(spec, row))
-        .collect();
+    let items: Vec<Value> = rows.into_iter().map(|row| row_to_record(spec, row)).collect();
     http::json(200, &json!({ "items": items, "next_cursor": next_cursor }))
 }
 
 fn saved_response(saved: Value) -> Result<Response, ApiError> {
-    let saved: Saved =
-        serde_json::from_value(saved).map_err(|error| ApiError::internal(error.to_string()))?;
+    let saved: Saved = serde_json::from_value(saved).map_err(|error| ApiError::internal(error.to_string()))?;
     http::json(if saved.created { 201 } else { 200 }, &saved.record)
 }
 
-async fn create(
-    req: &mut Request,
-    env: &Env,
-    principal: &Principal,
-    spec: &EntitySpec,
-) -> Result<Response, ApiError> {
+async fn create(req: &mut Request, env: &Env, principal: &Principal, spec: &EntitySpec) -> Result<Response, ApiError> {
     let body = http::read_object(req).await?;
     let id = match body.get("id") {
         None | Some(Value::Null) => crate::crypto::new_uuid().map_err(internal)?,
-        Some(Value::String(text)) => parse_uuid(text)
-            .ok_or_else(|| ApiError::validation(vec![Detail::new("id", "invalid_format")]))?,
+        Some(Value::String(text)) => {
+            parse_uuid(text).ok_or_else(|| ApiError::validation(vec![Detail::new("id", "invalid_format")]))?
+        }
         Some(_) => return Err(ApiError::invalid("id", "invalid_type")),
     };
-    let validated = validate_fields(spec, &body, Mode::Create, UnknownFields::Reject)
-        .map_err(ApiError::validation)?;
+    let validated = validate_fields(spec, &body, Mode::Create, UnknownFields::Reject).map_err(ApiError::validation)?;
     let fields = validated
         .values
         .iter()
@@ -224,8 +189,7 @@ async fn update(
         Some(Value::String(text)) if parse_uuid(&text).as_deref() == Some(id) => {}
         Some(_) => return Err(ApiError::invalid("id", "invalid_format")),
     }
-    let validated = validate_fields(spec, &body, Mode::Update, UnknownFields::Reject)
-        .map_err(ApiError::validation)?;
+    let validated = validate_fields(spec, &body, Mode::Update, UnknownFields::Reject).map_err(ApiError::validation)?;
     let fields = validated
         .values
         .iter()

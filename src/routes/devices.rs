@@ -33,9 +33,7 @@ pub async fn dispatch(
     let tenant = &principal.tenant;
     match (method, segments) {
         (Method::Get, []) => {
-            let sql = format!(
-                "SELECT {COLUMNS} FROM devices WHERE tenant_id = ? ORDER BY created_at, id"
-            );
+            let sql = format!("SELECT {COLUMNS} FROM devices WHERE tenant_id = ? ORDER BY created_at, id");
             let devices = db::all(&tenant.db(env)?, &sql, &[db::text(&tenant.id)])
                 .await
                 .map_err(internal)?;
@@ -51,15 +49,11 @@ pub async fn dispatch(
 /// Reads one device of the tenant.
 pub async fn find(env: &Env, tenant: &Tenant, id: &str) -> Result<Value, ApiError> {
     let sql = format!("SELECT {COLUMNS} FROM devices WHERE tenant_id = ? AND id = ?");
-    db::first(
-        &tenant.db(env)?,
-        &sql,
-        &[db::text(&tenant.id), db::text(id)],
-    )
-    .await
-    .map_err(internal)?
-    .map(Value::Object)
-    .ok_or_else(ApiError::not_found)
+    db::first(&tenant.db(env)?, &sql, &[db::text(&tenant.id), db::text(id)])
+        .await
+        .map_err(internal)?
+        .map(Value::Object)
+        .ok_or_else(ApiError::not_found)
 }
 
 fn new_code() -> Result<String, ApiError> {
@@ -97,9 +91,7 @@ async fn insert(
         match result {
             Ok(()) => return Ok(()),
             Err(error) if error.to_string().contains("devices.code") => continue,
-            Err(error) if db::is_unique_violation(&error) => {
-                return Err(ApiError::conflict("id_taken"))
-            }
+            Err(error) if db::is_unique_violation(&error) => return Err(ApiError::conflict("id_taken")),
             Err(error) => return Err(internal(error)),
         }
     }
@@ -131,12 +123,7 @@ async fn create(req: &mut Request, env: &Env, principal: &Principal) -> Result<R
 }
 
 /// Fails with 422 unless `outlet_id` names a live outlet of the tenant.
-async fn check_outlet(
-    database: &D1Database,
-    tenant: &Tenant,
-    outlet_id: &str,
-    field: &str,
-) -> Result<(), ApiError> {
+async fn check_outlet(database: &D1Database, tenant: &Tenant, outlet_id: &str, field: &str) -> Result<(), ApiError> {
     let outlet = db::first(
         database,
         "SELECT id FROM outlets WHERE tenant_id = ? AND id = ? AND deleted_at IS NULL",
@@ -233,14 +220,6 @@ pub async fn register_for_login(
         }
         None => tenant.default_outlet_id.clone(),
     };
-    insert(
-        &database,
-        tenant,
-        &id,
-        request.name.trim(),
-        outlet_id,
-        Some(user_id),
-    )
-    .await?;
+    insert(&database, tenant, &id, request.name.trim(), outlet_id, Some(user_id)).await?;
     find(env, tenant, &id).await
 }

@@ -8,3 +8,4 @@ pub mod session;
 pub mod sync;
 pub mod tenant;
 pub mod users;
+pub mod watermelon;

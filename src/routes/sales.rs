@@ -55,8 +55,7 @@ async fn create(req: &mut Request, env: &Env, principal: &Principal) -> Result<R
         sync_source: "web".to_string(),
     };
     let saved = hub::call(env, &principal.tenant, principal.actor(), command).await?;
-    let saved: Saved =
-        serde_json::from_value(saved).map_err(|error| ApiError::internal(error.to_string()))?;
+    let saved: Saved = serde_json::from_value(saved).map_err(|error| ApiError::internal(error.to_string()))?;
     http::json(if saved.created { 201 } else { 200 }, &saved.record)
 }
 
@@ -88,12 +87,7 @@ async fn find(env: &Env, principal: &Principal, id: &str) -> Result<Value, ApiEr
 
 /// Parses `from`/`to` as RFC 3339, or as a tenant-local date (the start of that day for
 /// `from`, the start of the next day for `to`).
-fn time_bound(
-    text: &str,
-    field: &str,
-    end_of_day: bool,
-    utc_offset_hours: i64,
-) -> Result<i64, ApiError> {
+fn time_bound(text: &str, field: &str, end_of_day: bool, utc_offset_hours: i64) -> Result<i64, ApiError> {
     if let Some(millis) = parse_rfc3339_millis(text) {
         return Ok(millis);
     }
@@ -145,8 +139,7 @@ async fn list(req: &Request, env: &Env, principal: &Principal) -> Result<Respons
         args.push(db::text(status));
     }
     if let Some(text) = query.get("cursor") {
-        let cursor: SaleCursor =
-            decode_cursor(text).map_err(|_| ApiError::invalid("cursor", "invalid_cursor"))?;
+        let cursor: SaleCursor = decode_cursor(text).map_err(|_| ApiError::invalid("cursor", "invalid_cursor"))?;
         sql.push_str(" AND (created_at_ms < ? OR (created_at_ms = ? AND id < ?))");
         args.extend([db::int(cursor.at), db::int(cursor.at), db::text(&cursor.id)]);
     }

@@ -32,21 +32,12 @@ fn now_seconds() -> i64 {
 }
 
 /// `POST /v1/auth/login`.
-pub async fn login(
-    req: &mut Request,
-    env: &Env,
-    ctx: &mut RequestContext,
-) -> Result<Response, ApiError> {
+pub async fn login(req: &mut Request, env: &Env, ctx: &mut RequestContext) -> Result<Response, ApiError> {
     let body = http::read_object(req).await?;
     let mut details = Vec::new();
-    http::reject_unknown(
-        &body,
-        &["tenant", "email", "password", "device"],
-        &mut details,
-    );
+    http::reject_unknown(&body, &["tenant", "email", "password", "device"], &mut details);
     let code = http::string_field(&body, "tenant", &mut details).unwrap_or_default();
-    let email =
-        normalize_email(&http::string_field(&body, "email", &mut details).unwrap_or_default());
+    let email = normalize_email(&http::string_field(&body, "email", &mut details).unwrap_or_default());
     let password = http::string_field(&body, "password", &mut details).unwrap_or_default();
     let device = parse_device_request(body.get("device"), &mut details);
     if !details.is_empty() {
@@ -77,9 +68,7 @@ pub async fn login(
         .map_err(internal)?,
         None => None,
     };
-    let stored_hash = user
-        .as_ref()
-        .and_then(|user| db::get_str(user, "password_hash"));
+    let stored_hash = user.as_ref().and_then(|user| db::get_str(user, "password_hash"));
     // Unknown tenants and emails verify against a dummy hash, so every failure looks alike.
     let valid = crypto::verify_password(&password, stored_hash)
         .await
@@ -98,18 +87,10 @@ pub async fn login(
         Some(request) => Some(devices::register_for_login(env, &tenant, &user_id, request).await?),
         None => None,
     };
-    let device_id = device
-        .as_ref()
-        .and_then(|d| d["id"].as_str())
-        .map(str::to_string);
-    let role = db::get_str(&user, "role")
-        .and_then(Role::parse)
-        .unwrap_or(Role::Kasir);
+    let device_id = device.as_ref().and_then(|d| d["id"].as_str()).map(str::to_string);
+    let role = db::get_str(&user, "role").and_then(Role::parse).unwrap_or(Role::Kasir);
     let family_id = crypto::new_uuid().map_err(internal)?;
-    let tokens = issue_tokens(
-        env, &database, &tenant, &user_id, role, device_id, &family_id,
-    )
-    .await?;
+    let tokens = issue_tokens(env, &database, &tenant, &user_id, role, device_id, &family_id).await?;
 
     let mut answer = tokens;
     answer["user"] = user_json(&user);
@@ -172,11 +153,7 @@ fn parse_device_request(value: Option<&Value>, details: &mut Vec<Detail>) -> Opt
         detail.field = format!("device.{}", detail.field);
         details.push(detail);
     }
-    Some(DeviceRequest {
-        id,
-        name,
-        outlet_id,
-    })
+    Some(DeviceRequest { id, name, outlet_id })
 }
 
 fn user_json(row: &Map<String, Value>) -> Value {
@@ -210,11 +187,7 @@ async fn issue_tokens(
     let access_token = sign_access_token(&jwt_secret(env)?, &claims, now, ACCESS_TTL_SECONDS)
         .map_err(|error| ApiError::internal(error.to_string()))?;
     // The tenant id travels in the refresh token so a refresh finds the right database.
-    let refresh_token = format!(
-        "{}.{}",
-        tenant.id,
-        crypto::random_token().map_err(internal)?
-    );
+    let refresh_token = format!("{}.{}", tenant.id, crypto::random_token().map_err(internal)?);
     db::run(
         database,
         "INSERT INTO refresh_tokens (tenant_id, token_hash, family_id, user_id, device_id, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -240,11 +213,7 @@ async fn issue_tokens(
 
 /// `POST /v1/auth/refresh`: rotates the refresh token. Presenting a token that was already
 /// rotated means it leaked or was replayed, so its whole session is revoked.
-pub async fn refresh(
-    req: &mut Request,
-    env: &Env,
-    ctx: &mut RequestContext,
-) -> Result<Response, ApiError> {
+pub async fn refresh(req: &mut Request, env: &Env, ctx: &mut RequestContext) -> Result<Response, ApiError> {
     let body = http::read_object(req).await?;
     let mut details = Vec::new();
     http::reject_unknown(&body, &["refresh_token"], &mut details);
@@ -297,12 +266,8 @@ pub async fn refresh(
         return Err(rejected(ctx, "refresh_unknown"));
     };
 
-    let family_id = db::get_str(&claimed, "family_id")
-        .unwrap_or_default()
-        .to_string();
-    let user_id = db::get_str(&claimed, "user_id")
-        .unwrap_or_default()
-        .to_string();
+    let family_id = db::get_str(&claimed, "family_id").unwrap_or_default().to_string();
+    let user_id = db::get_str(&claimed, "user_id").unwrap_or_default().to_string();
     let device_id = db::get_str(&claimed, "device_id").map(str::to_string);
     ctx.user_id = Some(user_id.clone());
     let user = db::first(
@@ -324,22 +289,13 @@ pub async fn refresh(
     if device_id.is_some() && db::get_i64(&user, "live_devices") != Some(1) {
         return Err(rejected(ctx, "refresh_device_revoked"));
     }
-    let role = db::get_str(&user, "role")
-        .and_then(Role::parse)
-        .unwrap_or(Role::Kasir);
-    let mut answer = issue_tokens(
-        env, &database, &tenant, &user_id, role, device_id, &family_id,
-    )
-    .await?;
+    let role = db::get_str(&user, "role").and_then(Role::parse).unwrap_or(Role::Kasir);
+    let mut answer = issue_tokens(env, &database, &tenant, &user_id, role, device_id, &family_id).await?;
     answer["user"] = user_json(&user);
     http::json(200, &answer)
 }
 
-pub async fn revoke_family(
-    database: &D1Database,
-    tenant_id: &str,
-    family_id: &str,
-) -> Result<(), ApiError> {
+pub async fn revoke_family(database: &D1Database, tenant_id: &str, family_id: &str) -> Result<(), ApiError> {
     db::run(
         database,
         "UPDATE refresh_tokens SET revoked_at = ? WHERE tenant_id = ? AND family_id = ? AND revoked_at IS NULL",
@@ -355,12 +311,7 @@ pub async fn revoke_family(
 
 /// `POST /v1/auth/logout`: ends the session; its access and refresh tokens stop working.
 pub async fn logout(env: &Env, principal: &Principal) -> Result<Response, ApiError> {
-    revoke_family(
-        &principal.tenant.db(env)?,
-        &principal.tenant.id,
-        &principal.session_id,
-    )
-    .await?;
+    revoke_family(&principal.tenant.db(env)?, &principal.tenant.id, &principal.session_id).await?;
     http::no_content()
 }
 

@@ -32,10 +32,7 @@ fn is_clock_time(text: &str) -> bool {
     };
     hours.len() == 2
         && minutes.len() == 2
-        && hours
-            .bytes()
-            .chain(minutes.bytes())
-            .all(|b| b.is_ascii_digit())
+        && hours.bytes().chain(minutes.bytes()).all(|b| b.is_ascii_digit())
         && hours.parse::<u8>().is_ok_and(|h| h < 24)
         && minutes.parse::<u8>().is_ok_and(|m| m < 60)
 }
@@ -98,11 +95,7 @@ fn parse_sync(value: &Value, details: &mut Vec<Detail>) -> Value {
         details.push(Detail::new("sync", "invalid_type"));
         return json!({});
     };
-    http::reject_unknown(
-        object,
-        &["strategies", "tombstone_retention_seconds"],
-        details,
-    );
+    http::reject_unknown(object, &["strategies", "tombstone_retention_seconds"], details);
     let mut sync = Map::new();
     if let Some(strategies) = object.get("strategies") {
         match strategies.as_object() {
@@ -111,10 +104,7 @@ fn parse_sync(value: &Value, details: &mut Vec<Detail>) -> Value {
                     let valid_entity = SYNCED.contains(&entity.as_str());
                     let valid_strategy = strategy.as_str().is_some_and(|s| STRATEGIES.contains(&s));
                     if !valid_entity || !valid_strategy {
-                        details.push(Detail::new(
-                            format!("sync.strategies.{entity}"),
-                            "invalid_format",
-                        ));
+                        details.push(Detail::new(format!("sync.strategies.{entity}"), "invalid_format"));
                     }
                 }
                 sync.insert("strategies".to_string(), Value::Object(strategies.clone()));
@@ -128,10 +118,7 @@ fn parse_sync(value: &Value, details: &mut Vec<Detail>) -> Value {
             Some(seconds) if (1..=315_360_000).contains(&seconds) => {
                 sync.insert("tombstone_retention_seconds".to_string(), json!(seconds));
             }
-            _ => details.push(Detail::new(
-                "sync.tombstone_retention_seconds",
-                "out_of_range",
-            )),
+            _ => details.push(Detail::new("sync.tombstone_retention_seconds", "out_of_range")),
         }
     }
     Value::Object(sync)
@@ -139,11 +126,7 @@ fn parse_sync(value: &Value, details: &mut Vec<Detail>) -> Value {
 
 /// `PATCH /v1/tenant`: the owner changes the shop's name, zone, locale, receipt texts, tax,
 /// sync strategies, modules, job times or logo.
-pub async fn update(
-    req: &mut Request,
-    env: &Env,
-    principal: &Principal,
-) -> Result<Response, ApiError> {
+pub async fn update(req: &mut Request, env: &Env, principal: &Principal) -> Result<Response, ApiError> {
     let body = http::read_object(req).await?;
     let tenant = &principal.tenant;
     let mut details = Vec::new();
@@ -198,9 +181,7 @@ pub async fn update(
             Some(Value::Null) => {
                 settings.insert(key.to_string(), Value::Null);
             }
-            Some(Value::String(text)) if text.contains('\0') => {
-                details.push(Detail::new(key, "invalid_format"))
-            }
+            Some(Value::String(text)) if text.contains('\0') => details.push(Detail::new(key, "invalid_format")),
             Some(Value::String(text)) if text.chars().count() <= 500 => {
                 settings.insert(key.to_string(), json!(text));
             }

@@ -41,31 +41,19 @@ pub async fn dispatch(
 }
 
 async fn list(database: &D1Database, principal: &Principal) -> Result<Response, ApiError> {
-    let sql = format!(
-        "SELECT {COLUMNS} FROM users WHERE tenant_id = ? AND deleted_at IS NULL ORDER BY email"
-    );
+    let sql = format!("SELECT {COLUMNS} FROM users WHERE tenant_id = ? AND deleted_at IS NULL ORDER BY email");
     let users = db::all(database, &sql, &[db::text(&principal.tenant.id)])
         .await
         .map_err(internal)?;
     http::json(200, &json!({ "items": users, "next_cursor": null }))
 }
 
-async fn find(
-    database: &D1Database,
-    principal: &Principal,
-    id: &str,
-) -> Result<Map<String, Value>, ApiError> {
-    let sql = format!(
-        "SELECT {COLUMNS} FROM users WHERE tenant_id = ? AND id = ? AND deleted_at IS NULL"
-    );
-    db::first(
-        database,
-        &sql,
-        &[db::text(&principal.tenant.id), db::text(id)],
-    )
-    .await
-    .map_err(internal)?
-    .ok_or_else(ApiError::not_found)
+async fn find(database: &D1Database, principal: &Principal, id: &str) -> Result<Map<String, Value>, ApiError> {
+    let sql = format!("SELECT {COLUMNS} FROM users WHERE tenant_id = ? AND id = ? AND deleted_at IS NULL");
+    db::first(database, &sql, &[db::text(&principal.tenant.id), db::text(id)])
+        .await
+        .map_err(internal)?
+        .ok_or_else(ApiError::not_found)
 }
 
 fn parse_role(value: Option<&Value>, details: &mut Vec<Detail>) -> Option<Role> {
@@ -91,16 +79,11 @@ fn check_email(email: &str, details: &mut Vec<Detail>) {
     }
 }
 
-async fn create(
-    req: &mut Request,
-    database: &D1Database,
-    principal: &Principal,
-) -> Result<Response, ApiError> {
+async fn create(req: &mut Request, database: &D1Database, principal: &Principal) -> Result<Response, ApiError> {
     let body = http::read_object(req).await?;
     let mut details = Vec::new();
     http::reject_unknown(&body, &["email", "name", "password", "role"], &mut details);
-    let email =
-        normalize_email(&http::string_field(&body, "email", &mut details).unwrap_or_default());
+    let email = normalize_email(&http::string_field(&body, "email", &mut details).unwrap_or_default());
     check_email(&email, &mut details);
     let name = http::string_field(&body, "name", &mut details).unwrap_or_default();
     check_name(&name, "name", &mut details);
@@ -137,9 +120,7 @@ async fn create(
     )
     .await;
     match inserted {
-        Err(error) if db::is_unique_violation(&error) => {
-            return Err(ApiError::conflict("email_taken"))
-        }
+        Err(error) if db::is_unique_violation(&error) => return Err(ApiError::conflict("email_taken")),
         Err(error) => return Err(internal(error)),
         Ok(()) => {}
     }
@@ -184,8 +165,7 @@ async fn update(
     let mut columns: Vec<&str> = Vec::new();
     let mut values = Vec::new();
     if body.contains_key("email") {
-        let email =
-            normalize_email(&http::string_field(&body, "email", &mut details).unwrap_or_default());
+        let email = normalize_email(&http::string_field(&body, "email", &mut details).unwrap_or_default());
         check_email(&email, &mut details);
         columns.push("email");
         values.push(db::text(email));
@@ -201,9 +181,7 @@ async fn update(
         check_password(&password, "password", &mut details);
         if details.is_empty() {
             columns.push("password_hash");
-            values.push(db::text(
-                crypto::hash_password(&password).await.map_err(internal)?,
-            ));
+            values.push(db::text(crypto::hash_password(&password).await.map_err(internal)?));
         }
     }
     let new_role = parse_role(body.get("role"), &mut details);
@@ -214,10 +192,7 @@ async fn update(
         if !may_manage_user(principal.role, role) {
             return Err(ApiError::forbidden());
         }
-        if current_role == Role::Owner
-            && role != Role::Owner
-            && owner_count(database, principal).await? <= 1
-        {
+        if current_role == Role::Owner && role != Role::Owner && owner_count(database, principal).await? <= 1 {
             return Err(ApiError::conflict("last_owner"));
         }
         columns.push("role");
@@ -237,9 +212,7 @@ async fn update(
             db::text(id),
         ]);
         match db::run(database, &sql, &values).await {
-            Err(error) if db::is_unique_violation(&error) => {
-                return Err(ApiError::conflict("email_taken"))
-            }
+            Err(error) if db::is_unique_violation(&error) => return Err(ApiError::conflict("email_taken")),
             Err(error) => return Err(internal(error)),
             Ok(()) => {}
         }
@@ -248,11 +221,7 @@ async fn update(
     http::json(200, &Value::Object(user))
 }
 
-async fn remove(
-    database: &D1Database,
-    principal: &Principal,
-    id: &str,
-) -> Result<Response, ApiError> {
+async fn remove(database: &D1Database, principal: &Principal, id: &str) -> Result<Response, ApiError> {
     let user = find(database, principal, id).await?;
     let role = role_of(&user);
     if !may_manage_user(principal.role, role) {

@@ -30,12 +30,7 @@ pub const CATEGORIES: [&str; 9] = [
     "Lain-lain",
 ];
 
-const fn item(
-    log_name: &'static str,
-    name: &'static str,
-    category: &'static str,
-    price: i64,
-) -> CatalogItem {
+const fn item(log_name: &'static str, name: &'static str, category: &'static str, price: i64) -> CatalogItem {
     CatalogItem {
         log_name,
         name,
@@ -64,12 +59,7 @@ pub const ITEMS: [CatalogItem; 96] = [
     item("Soup", "Sup Krim Jagung", "Makanan", 28_000),
     item("Scone", "Skon Kismis", "Pastri", 16_000),
     item("Toast", "Roti Bakar", "Roti", 16_000),
-    item(
-        "Scandinavian",
-        "Roti Kayu Manis Skandinavia",
-        "Pastri",
-        22_000,
-    ),
+    item("Scandinavian", "Roti Kayu Manis Skandinavia", "Pastri", 22_000),
     item("Truffles", "Truffle Cokelat", "Camilan", 12_000),
     item("Coke", "Minuman Soda Kola", "Minuman", 10_000),
     item("Spanish Brunch", "Sarapan Ala Spanyol", "Makanan", 55_000),
@@ -90,39 +80,19 @@ pub const ITEMS: [CatalogItem; 96] = [
     item("Focaccia", "Roti Focaccia", "Roti", 26_000),
     item("Bakewell", "Tart Almond Bakewell", "Kue", 22_000),
     item("Tartine", "Roti Tartine Isi", "Makanan", 30_000),
-    item(
-        "Afternoon with the baker",
-        "Paket Teh Sore",
-        "Makanan",
-        75_000,
-    ),
-    item(
-        "Extra Salami or Feta",
-        "Tambahan Salami atau Feta",
-        "Makanan",
-        12_000,
-    ),
+    item("Afternoon with the baker", "Paket Teh Sore", "Makanan", 75_000),
+    item("Extra Salami or Feta", "Tambahan Salami atau Feta", "Makanan", 12_000),
     item("Art Tray", "Nampan Lukis", "Suvenir", 85_000),
     item("Granola", "Granola Madu", "Kemasan", 45_000),
     item("Eggs", "Telur Orak-arik", "Makanan", 18_000),
     item("Tshirt", "Kaos Roti Senja", "Suvenir", 95_000),
     item("My-5 Fruit Shoot", "Minuman Buah Anak", "Minuman", 9_000),
-    item(
-        "Ella's Kitchen Pouches",
-        "Bubur Buah Bayi",
-        "Kemasan",
-        25_000,
-    ),
+    item("Ella's Kitchen Pouches", "Bubur Buah Bayi", "Kemasan", 25_000),
     item("Vegan Feast", "Paket Hidangan Vegan", "Makanan", 55_000),
     item("Crisps", "Keripik Kentang", "Camilan", 12_000),
     item("Valentine's card", "Kartu Valentine", "Suvenir", 15_000),
     item("Dulce de Leche", "Selai Karamel Susu", "Kemasan", 40_000),
-    item(
-        "Pick and Mix Bowls",
-        "Mangkuk Permen Campur",
-        "Camilan",
-        20_000,
-    ),
+    item("Pick and Mix Bowls", "Mangkuk Permen Campur", "Camilan", 20_000),
     item("Kids biscuit", "Biskuit Anak", "Camilan", 8_000),
     item("Duck egg", "Telur Bebek Rebus", "Makanan", 12_000),
     item("Tacos/Fajita", "Taco Ayam", "Makanan", 38_000),
@@ -133,30 +103,15 @@ pub const ITEMS: [CatalogItem; 96] = [
     item("Gingerbread syrup", "Sirup Jahe", "Kemasan", 45_000),
     item("Nomad bag", "Tas Kanvas Nomad", "Suvenir", 75_000),
     item("Muesli", "Muesli Buah", "Makanan", 30_000),
-    item(
-        "Drinking chocolate spoons",
-        "Sendok Cokelat Seduh",
-        "Kemasan",
-        18_000,
-    ),
+    item("Drinking chocolate spoons", "Sendok Cokelat Seduh", "Kemasan", 18_000),
     item("Victorian Sponge", "Bolu Victoria", "Kue", 28_000),
     item("Empanadas", "Panada", "Pastri", 15_000),
     item("Coffee granules", "Kopi Bubuk Instan", "Kemasan", 55_000),
-    item(
-        "Argentina Night",
-        "Paket Malam Argentina",
-        "Makanan",
-        120_000,
-    ),
+    item("Argentina Night", "Paket Malam Argentina", "Makanan", 120_000),
     item("Pintxos", "Pintxos Tusuk", "Makanan", 25_000),
     item("Lemon and coconut", "Kue Lemon Kelapa", "Kue", 22_000),
     item("Honey", "Madu Hutan", "Kemasan", 65_000),
-    item(
-        "Half slice Monster",
-        "Setengah Potong Kue Monster",
-        "Kue",
-        15_000,
-    ),
+    item("Half slice Monster", "Setengah Potong Kue Monster", "Kue", 15_000),
     item("Crepes", "Crepes Cokelat Pisang", "Pastri", 25_000),
     item("Basket", "Keranjang Rotan", "Suvenir", 60_000),
     item("Panatone", "Roti Panettone", "Roti", 95_000),
@@ -172,23 +127,13 @@ pub const ITEMS: [CatalogItem; 96] = [
     ),
     item("Cherry me Dried fruit", "Ceri Kering", "Camilan", 25_000),
     item("Caramel bites", "Camilan Karamel", "Camilan", 12_000),
-    item(
-        "Brioche and salami",
-        "Roti Brioche Salami",
-        "Makanan",
-        30_000,
-    ),
+    item("Brioche and salami", "Roti Brioche Salami", "Makanan", 30_000),
     item("Spread", "Selai Cokelat Oles", "Kemasan", 40_000),
     item("Siblings", "Paket Kakak Adik", "Makanan", 50_000),
     item("Hack the stack", "Tumpukan Panekuk", "Makanan", 40_000),
     item("Fairy Doors", "Pintu Peri Hiasan", "Suvenir", 45_000),
     item("Chimichurri Oil", "Minyak Chimichurri", "Kemasan", 45_000),
-    item(
-        "Bowl Nic Pitt",
-        "Mangkuk Keramik Nic Pitt",
-        "Suvenir",
-        120_000,
-    ),
+    item("Bowl Nic Pitt", "Mangkuk Keramik Nic Pitt", "Suvenir", 120_000),
     item("The BART", "Roti Lapis BART", "Makanan", 40_000),
     item("Raw bars", "Batang Buah Mentah", "Camilan", 18_000),
     item("Polenta", "Polenta Panggang", "Makanan", 25_000),
@@ -237,12 +182,7 @@ mod tests {
     fn catalog_prices_are_whole_thousands() {
         for item in &ITEMS {
             assert!(item.price > 0, "{} has no price", item.log_name);
-            assert_eq!(
-                item.price % 1_000,
-                0,
-                "{} price is not whole thousands",
-                item.log_name
-            );
+            assert_eq!(item.price % 1_000, 0, "{} price is not whole thousands", item.log_name);
         }
     }
 

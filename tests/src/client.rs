@@ -18,9 +18,7 @@ pub struct Api {
 impl Api {
     /// Creates a client whose requests time out after 60 seconds.
     pub fn new(base_url: &str) -> Api {
-        let agent = ureq::AgentBuilder::new()
-            .timeout(Duration::from_secs(60))
-            .build();
+        let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(60)).build();
         Api {
             base_url: base_url.trim_end_matches('/').to_string(),
             agent,
@@ -148,11 +146,7 @@ pub struct ApiResponse {
 }
 
 impl ApiResponse {
-    fn from_result(
-        method: String,
-        path: String,
-        result: Result<ureq::Response, ureq::Error>,
-    ) -> ApiResponse {
+    fn from_result(method: String, path: String, result: Result<ureq::Response, ureq::Error>) -> ApiResponse {
         let response = match result {
             Ok(response) => response,
             Err(ureq::Error::Status(_, response)) => response,
@@ -240,10 +234,7 @@ impl ApiResponse {
 
     /// Items of `error.details`, empty when there are none.
     pub fn error_details(&self) -> Vec<Value> {
-        self.json["error"]["details"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
+        self.json["error"]["details"].as_array().cloned().unwrap_or_default()
     }
 
     /// Items of a list response (`{"items": [...], "next_cursor": ...}`).

@@ -50,11 +50,7 @@ pub fn find_var(text: &str, name: &str) -> Option<String> {
         let unquoted = value
             .strip_prefix('"')
             .and_then(|inner| inner.strip_suffix('"'))
-            .or_else(|| {
-                value
-                    .strip_prefix('\'')
-                    .and_then(|inner| inner.strip_suffix('\''))
-            })
+            .or_else(|| value.strip_prefix('\'').and_then(|inner| inner.strip_suffix('\'')))
             .unwrap_or(value);
         return Some(unquoted.to_string());
     }
@@ -67,14 +63,10 @@ mod tests {
 
     #[test]
     fn find_var_reads_plain_and_quoted_values() {
-        let text =
-            "# local secrets\nENVIRONMENT=development\nADMIN_TOKEN = \"s3cret\"\nJWT_SECRET='x'\n";
+        let text = "# local secrets\nENVIRONMENT=development\nADMIN_TOKEN = \"s3cret\"\nJWT_SECRET='x'\n";
 
         assert_eq!(find_var(text, "ADMIN_TOKEN").as_deref(), Some("s3cret"));
-        assert_eq!(
-            find_var(text, "ENVIRONMENT").as_deref(),
-            Some("development")
-        );
+        assert_eq!(find_var(text, "ENVIRONMENT").as_deref(), Some("development"));
         assert_eq!(find_var(text, "JWT_SECRET").as_deref(), Some("x"));
     }
 

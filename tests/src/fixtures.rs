@@ -76,24 +76,14 @@ pub fn unique_code(prefix: &str) -> String {
 /// databases. Panics unless the server responds with 201.
 #[track_caller]
 pub fn provision_tenant(api: &Api, admin_token: &str, code_prefix: &str) -> TenantFixture {
-    provision_tenant_with(
-        api,
-        admin_token,
-        code_prefix,
-        json!({"placement": "shared"}),
-    )
+    provision_tenant_with(api, admin_token, code_prefix, json!({"placement": "shared"}))
 }
 
 /// Creates a tenant with a unique code starting with `code_prefix` and adds
 /// the keys of `extra` (such as `placement` or `timezone`) to the request body.
 /// Panics unless the server responds with 201.
 #[track_caller]
-pub fn provision_tenant_with(
-    api: &Api,
-    admin_token: &str,
-    code_prefix: &str,
-    extra: Value,
-) -> TenantFixture {
+pub fn provision_tenant_with(api: &Api, admin_token: &str, code_prefix: &str, extra: Value) -> TenantFixture {
     let code = unique_code(code_prefix);
     let name = format!("Toko Uji {code}");
     let owner_email = format!("pemilik@{code}.test");
@@ -109,10 +99,7 @@ pub fn provision_tenant_with(
         }
     }
 
-    let response = api
-        .post("/v1/admin/tenants")
-        .bearer(admin_token)
-        .json(&body);
+    let response = api.post("/v1/admin/tenants").bearer(admin_token).json(&body);
     response.expect_status(201);
 
     let tenant = &response.json["tenant"];
@@ -121,11 +108,7 @@ pub fn provision_tenant_with(
         id: required_str(&response, &tenant["id"], "tenant.id"),
         code,
         name,
-        default_outlet_id: required_str(
-            &response,
-            &tenant["default_outlet_id"],
-            "tenant.default_outlet_id",
-        ),
+        default_outlet_id: required_str(&response, &tenant["default_outlet_id"], "tenant.default_outlet_id"),
         owner_id: required_str(&response, &owner["id"], "owner.id"),
         owner_email,
         owner_password,
@@ -135,13 +118,7 @@ pub fn provision_tenant_with(
 
 /// Sends `POST /v1/auth/login` and returns the raw response, for tests that
 /// check failures.
-pub fn try_login(
-    api: &Api,
-    tenant_code: &str,
-    email: &str,
-    password: &str,
-    device_name: Option<&str>,
-) -> ApiResponse {
+pub fn try_login(api: &Api, tenant_code: &str, email: &str, password: &str, device_name: Option<&str>) -> ApiResponse {
     let mut body = json!({"tenant": tenant_code, "email": email, "password": password});
     if let Some(name) = device_name {
         body["device"] = json!({"name": name});
@@ -152,13 +129,7 @@ pub fn try_login(
 /// Logs in. A `device_name` registers a new device that the token carries.
 /// Panics unless the server responds with 200.
 #[track_caller]
-pub fn login(
-    api: &Api,
-    tenant_code: &str,
-    email: &str,
-    password: &str,
-    device_name: Option<&str>,
-) -> Session {
+pub fn login(api: &Api, tenant_code: &str, email: &str, password: &str, device_name: Option<&str>) -> Session {
     let response = try_login(api, tenant_code, email, password, device_name);
     response.expect_status(200);
     session_from(&response)
@@ -185,10 +156,7 @@ pub fn session_from(response: &ApiResponse) -> Session {
         access_token: required_str(response, &body["access_token"], "access_token"),
         refresh_token: required_str(response, &body["refresh_token"], "refresh_token"),
         user_id: required_str(response, &body["user"]["id"], "user.id"),
-        role: body["user"]["role"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string(),
+        role: body["user"]["role"].as_str().unwrap_or_default().to_string(),
         device_id: device["id"].as_str().map(str::to_string),
         device_code: device["code"].as_str().map(str::to_string),
         body: body.clone(),
@@ -201,15 +169,12 @@ pub fn session_from(response: &ApiResponse) -> Session {
 pub fn create_user(api: &Api, creator: &Session, role: &str, name: &str) -> UserFixture {
     let email = format!("{}-{}@kasir.test", role, &new_id()[..8]);
     let password = format!("Sandi-{}", &new_id()[..8]);
-    let response = api
-        .post("/v1/users")
-        .bearer(&creator.access_token)
-        .json(&json!({
-            "email": email,
-            "name": name,
-            "password": password,
-            "role": role,
-        }));
+    let response = api.post("/v1/users").bearer(&creator.access_token).json(&json!({
+        "email": email,
+        "name": name,
+        "password": password,
+        "role": role,
+    }));
     response.expect_status(201);
     UserFixture {
         id: response.str_field("id"),
@@ -229,13 +194,7 @@ pub fn create_user_session(
     device_name: &str,
 ) -> (UserFixture, Session) {
     let user = create_user(api, creator, role, &format!("Pengguna {role}"));
-    let session = login(
-        api,
-        &tenant.code,
-        &user.email,
-        &user.password,
-        Some(device_name),
-    );
+    let session = login(api, &tenant.code, &user.email, &user.password, Some(device_name));
     (user, session)
 }
 
@@ -286,10 +245,7 @@ mod tests {
         for prefix in ["t", "toko", long_prefix] {
             let code = unique_code(prefix);
 
-            assert!(
-                code.len() >= 3 && code.len() <= 32,
-                "{code} has a bad length"
-            );
+            assert!(code.len() >= 3 && code.len() <= 32, "{code} has a bad length");
             assert!(code.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit()));
             assert!(
                 code.chars()

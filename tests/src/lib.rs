@@ -14,8 +14,7 @@ pub mod server;
 
 pub use client::{Api, ApiRequest, ApiResponse};
 pub use fixtures::{
-    create_product, create_user, create_user_session, hlc_now, login, login_owner, new_id,
-    provision_tenant, provision_tenant_with, session_from, try_login, unique_code, Session,
-    TenantFixture, UserFixture,
+    create_product, create_user, create_user_session, hlc_now, login, login_owner, new_id, provision_tenant,
+    provision_tenant_with, session_from, try_login, unique_code, Session, TenantFixture, UserFixture,
 };
 pub use server::{server, TestServer};

@@ -35,9 +35,7 @@ pub fn parse_log(text: &str) -> Result<Vec<LogRow>, String> {
         None => return Err("the POS log is empty".to_string()),
     };
     if header != HEADER {
-        return Err(format!(
-            "the POS log header is {header:?}; expected {HEADER:?}"
-        ));
+        return Err(format!("the POS log header is {header:?}; expected {HEADER:?}"));
     }
 
     let mut rows = Vec::new();
@@ -64,10 +62,7 @@ pub fn parse_log(text: &str) -> Result<Vec<LogRow>, String> {
 }
 
 fn split_row(line: &str) -> Vec<&str> {
-    line.trim_end_matches(['\r', '\n'])
-        .split(',')
-        .map(str::trim)
-        .collect()
+    line.trim_end_matches(['\r', '\n']).split(',').map(str::trim).collect()
 }
 
 /// Returns the date (DD-MM-YYYY) with the most sales. A tie goes to the
@@ -107,17 +102,15 @@ pub fn sales_on(rows: &[LogRow], date: &str) -> Vec<LoggedSale> {
     let mut index_by_transaction: HashMap<&str, usize> = HashMap::new();
 
     for row in rows.iter().filter(|row| row.date == date) {
-        let index = *index_by_transaction
-            .entry(row.transaction.as_str())
-            .or_insert_with(|| {
-                sales.push(LoggedSale {
-                    transaction: row.transaction.clone(),
-                    date: row.date.clone(),
-                    time: row.time.clone(),
-                    lines: Vec::new(),
-                });
-                sales.len() - 1
+        let index = *index_by_transaction.entry(row.transaction.as_str()).or_insert_with(|| {
+            sales.push(LoggedSale {
+                transaction: row.transaction.clone(),
+                date: row.date.clone(),
+                time: row.time.clone(),
+                lines: Vec::new(),
             });
+            sales.len() - 1
+        });
         let lines = &mut sales[index].lines;
         match lines.iter_mut().find(|(item, _)| *item == row.item) {
             Some((_, quantity)) => *quantity += 1,
@@ -140,9 +133,7 @@ pub fn jakarta_to_utc(date: &str, time: &str) -> Result<String, String> {
         .and_local_timezone(jakarta)
         .single()
         .ok_or_else(|| format!("{date} {time} has no single time in UTC+7"))?;
-    Ok(local
-        .with_timezone(&Utc)
-        .to_rfc3339_opts(SecondsFormat::Secs, true))
+    Ok(local.with_timezone(&Utc).to_rfc3339_opts(SecondsFormat::Secs, true))
 }
 
 /// Converts DD-MM-YYYY to YYMMDD, the date part of receipt numbers.
@@ -196,10 +187,7 @@ mod tests {
         assert_eq!(sales[0].lines, vec![("Bread".to_string(), 1)]);
         assert_eq!(
             sales[1].lines,
-            vec![
-                ("Scandinavian".to_string(), 2),
-                ("Coffee granules".to_string(), 1)
-            ]
+            vec![("Scandinavian".to_string(), 2), ("Coffee granules".to_string(), 1)]
         );
         assert_eq!(sales[1].time, "10:05:34");
     }

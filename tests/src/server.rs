@@ -115,10 +115,8 @@ fn start_server() -> Result<TestServer, String> {
         .keep();
     let state_dir = work_dir.join("state");
     let log_path = work_dir.join("wrangler.log");
-    fs::create_dir_all(&state_dir)
-        .map_err(|e| format!("failed to create {}: {e}", state_dir.display()))?;
-    let log = File::create(&log_path)
-        .map_err(|e| format!("failed to create {}: {e}", log_path.display()))?;
+    fs::create_dir_all(&state_dir).map_err(|e| format!("failed to create {}: {e}", state_dir.display()))?;
+    let log = File::create(&log_path).map_err(|e| format!("failed to create {}: {e}", log_path.display()))?;
     let log_for_stderr = log
         .try_clone()
         .map_err(|e| format!("failed to reopen {}: {e}", log_path.display()))?;
@@ -138,11 +136,7 @@ fn start_server() -> Result<TestServer, String> {
         .args(["dev", "--ip", "127.0.0.1", "--port", &port_arg])
         .args(["--inspector-port", &inspector_arg])
         .args(["--persist-to", &state_arg])
-        .args([
-            "--show-interactive-dev-session=false",
-            "--log-level",
-            "warn",
-        ])
+        .args(["--show-interactive-dev-session=false", "--log-level", "warn"])
         .current_dir(&root)
         .env("CLOUDFLARE_CF_FETCH_ENABLED", "false")
         .env("WRANGLER_SEND_METRICS", "false")
@@ -172,19 +166,14 @@ fn start_server() -> Result<TestServer, String> {
 /// Polls `GET /health` until it returns 200, the server exits, or
 /// [`STARTUP_TIMEOUT`] passes.
 fn wait_until_healthy(server: &TestServer) -> Result<(), String> {
-    let agent = ureq::AgentBuilder::new()
-        .timeout(Duration::from_secs(2))
-        .build();
+    let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(2)).build();
     let url = format!("{}/health", server.base_url);
     let started = Instant::now();
     let mut last_outcome = String::from("no response yet");
 
     while started.elapsed() < STARTUP_TIMEOUT {
         if !server.is_running() {
-            return Err(startup_failure(
-                server,
-                "wrangler dev exited during startup",
-            ));
+            return Err(startup_failure(server, "wrangler dev exited during startup"));
         }
         match agent.get(&url).call() {
             Ok(response) if response.status() == 200 => return Ok(()),

@@ -106,13 +106,7 @@ fn run() -> Result<bool, String> {
     let sent = replay_day(&api, &tenant, &date, &sales, &catalog, [&kasir_1, &kasir_2])?;
 
     section("Pull on a third device");
-    let owner_laptop = login(
-        &api,
-        &tenant,
-        &owner.email,
-        &owner.password,
-        "Laptop Pemilik",
-    )?;
+    let owner_laptop = login(&api, &tenant, &owner.email, &owner.password, "Laptop Pemilik")?;
     let pulled = pull_transactions(&api, &owner_laptop)?;
 
     section("Result");
@@ -149,16 +143,13 @@ fn parse_args(args: Vec<String>) -> Result<Option<Options>, String> {
 }
 
 fn option_value(args: &mut impl Iterator<Item = String>, name: &str) -> Result<String, String> {
-    args.next()
-        .ok_or_else(|| format!("{name} needs a value\n\n{USAGE}"))
+    args.next().ok_or_else(|| format!("{name} needs a value\n\n{USAGE}"))
 }
 
 /// Reads the POS log and returns the chosen date with its sales.
 fn load_day(date: Option<&str>) -> Result<(String, Vec<LoggedSale>), String> {
-    let path = env::var("POS_LOG")
-        .map_err(|_| "set POS_LOG to the path of the bakery POS log (CSV)".to_string())?;
-    let text =
-        fs::read_to_string(&path).map_err(|e| format!("failed to read POS_LOG {path}: {e}"))?;
+    let path = env::var("POS_LOG").map_err(|_| "set POS_LOG to the path of the bakery POS log (CSV)".to_string())?;
+    let text = fs::read_to_string(&path).map_err(|e| format!("failed to read POS_LOG {path}: {e}"))?;
     let rows = pos_log::parse_log(&text).map_err(|e| format!("{path}: {e}"))?;
 
     let date = match date {
@@ -253,28 +244,14 @@ fn provision_bakery(api: &Api, admin_token: &str) -> Result<(Tenant, Login), Str
         "currency": "IDR",
         "locale": "id",
     });
-    let created = expect(
-        api.post("/v1/admin/tenants")
-            .bearer(admin_token)
-            .json(&body),
-        201,
-    )?;
+    let created = expect(api.post("/v1/admin/tenants").bearer(admin_token).json(&body), 201)?;
     let tenant = Tenant {
         code: code.clone(),
         outlet_id: string_field(&created["tenant"], "default_outlet_id")?,
     };
-    println!(
-        "Tenant {code} provisioned (outlet PUSAT {})",
-        tenant.outlet_id
-    );
+    println!("Tenant {code} provisioned (outlet PUSAT {})", tenant.outlet_id);
 
-    let session = login(
-        api,
-        &tenant,
-        &owner_email,
-        &owner_password,
-        "Kantor Pemilik",
-    )?;
+    let session = login(api, &tenant, &owner_email, &owner_password, "Kantor Pemilik")?;
     let owner = Login {
         label: "owner".to_string(),
         email: owner_email,
@@ -284,13 +261,7 @@ fn provision_bakery(api: &Api, admin_token: &str) -> Result<(Tenant, Login), Str
     Ok((tenant, owner))
 }
 
-fn login(
-    api: &Api,
-    tenant: &Tenant,
-    email: &str,
-    password: &str,
-    device_name: &str,
-) -> Result<Session, String> {
+fn login(api: &Api, tenant: &Tenant, email: &str, password: &str, device_name: &str) -> Result<Session, String> {
     let response = try_login(api, &tenant.code, email, password, Some(device_name));
     if response.status != 200 {
         return Err(failure_message(&response, 200));
@@ -325,18 +296,9 @@ fn create_catalog(api: &Api, owner: &Session) -> Result<HashMap<&'static str, Pr
             "category_id": category_ids[item.category],
             "sku": format!("RS-{:03}", index + 1),
         });
-        let created = api
-            .post("/v1/products")
-            .bearer(&owner.access_token)
-            .json(&body);
+        let created = api.post("/v1/products").bearer(&owner.access_token).json(&body);
         let id = string_field(&expect(created, 201)?, "id")?;
-        products.insert(
-            item.log_name,
-            Product {
-                id,
-                price: item.price,
-            },
-        );
+        products.insert(item.log_name, Product { id, price: item.price });
     }
     println!(
         "{} categories and {} products created",
@@ -355,12 +317,7 @@ fn create_kasir(api: &Api, tenant: &Tenant, owner: &Session, number: u32) -> Res
         "Agus (Kasir 2)"
     };
     let body = json!({"email": email, "name": name, "password": password, "role": "kasir"});
-    expect(
-        api.post("/v1/users")
-            .bearer(&owner.access_token)
-            .json(&body),
-        201,
-    )?;
+    expect(api.post("/v1/users").bearer(&owner.access_token).json(&body), 201)?;
 
     let device_name = format!("Tablet Kasir {number}");
     let session = login(api, tenant, &email, &password, &device_name)?;
@@ -413,9 +370,7 @@ fn replay_day(
             Ok(()) => {
                 sent.totals.insert(sale_id, total);
             }
-            Err(error) => sent
-                .failures
-                .push(format!("log sale {}: {error}", logged.transaction)),
+            Err(error) => sent.failures.push(format!("log sale {}: {error}", logged.transaction)),
         }
     }
 
@@ -478,16 +433,11 @@ fn sale_body(
 }
 
 fn send_over_rest(api: &Api, session: &Session, body: &Value, total: i64) -> Result<(), String> {
-    let response = api
-        .post("/v1/transactions")
-        .bearer(&session.access_token)
-        .json(body);
+    let response = api.post("/v1/transactions").bearer(&session.access_token).json(body);
     let stored = expect(response, 201)?;
     match stored["total"].as_i64() {
         Some(stored_total) if stored_total == total => Ok(()),
-        other => Err(format!(
-            "server total {other:?} differs from the demo's {total}"
-        )),
+        other => Err(format!("server total {other:?} differs from the demo's {total}")),
     }
 }
 
@@ -505,10 +455,7 @@ fn send_over_sync(api: &Api, session: &Session, body: &Value) -> Result<(), Stri
             "hlc": hlc_now(device_id),
         }],
     });
-    let response = api
-        .post("/v1/sync/push")
-        .bearer(&session.access_token)
-        .json(&push);
+    let response = api.post("/v1/sync/push").bearer(&session.access_token).json(&push);
     let push_response = expect(response, 200)?;
     let result = &push_response["results"][0];
     if result["status"] == "applied" {
@@ -558,10 +505,7 @@ fn pull_transactions(api: &Api, session: &Session) -> Result<BTreeMap<String, i6
             return Err("pull still had more after 10,000 pages".to_string());
         }
     }
-    println!(
-        "{} sales pulled in {pages} pages of up to {PULL_LIMIT}",
-        totals.len()
-    );
+    println!("{} sales pulled in {pages} pages of up to {PULL_LIMIT}", totals.len());
     Ok(totals)
 }
 
@@ -571,15 +515,8 @@ fn pull_transactions(api: &Api, session: &Session) -> Result<BTreeMap<String, i6
 fn report(sent: &SentSales, pulled: &BTreeMap<String, i64>) -> bool {
     let total_sent: i64 = sent.totals.values().sum();
     let total_pulled: i64 = pulled.values().sum();
-    let missing = sent
-        .totals
-        .keys()
-        .filter(|id| !pulled.contains_key(*id))
-        .count();
-    let unexpected = pulled
-        .keys()
-        .filter(|id| !sent.totals.contains_key(*id))
-        .count();
+    let missing = sent.totals.keys().filter(|id| !pulled.contains_key(*id)).count();
+    let unexpected = pulled.keys().filter(|id| !sent.totals.contains_key(*id)).count();
 
     println!("sales sent:    {}", sent.totals.len());
     println!("sales failed:  {}", sent.failures.len());
@@ -590,8 +527,7 @@ fn report(sent: &SentSales, pulled: &BTreeMap<String, i64>) -> bool {
         println!("missing from the pull: {missing}; pulled but not sent: {unexpected}");
     }
 
-    let passed =
-        sent.failures.is_empty() && missing == 0 && unexpected == 0 && total_sent == total_pulled;
+    let passed = sent.failures.is_empty() && missing == 0 && unexpected == 0 && total_sent == total_pulled;
     println!();
     println!("{}", if passed { "PASS" } else { "FAIL" });
     passed
@@ -653,12 +589,7 @@ mod tests {
 
     #[test]
     fn parse_args_reads_options() {
-        let args = [
-            "--base-url",
-            "http://127.0.0.1:9000",
-            "--date",
-            "05-11-2016",
-        ];
+        let args = ["--base-url", "http://127.0.0.1:9000", "--date", "05-11-2016"];
         let options = parse_args(args.iter().map(|arg| arg.to_string()).collect())
             .unwrap()
             .unwrap();

@@ -31,14 +31,11 @@ fn tenant_request(code: &str) -> Value {
 fn provisioning_returns_tenant_and_owner() {
     let api = api();
     let code = unique_code("shape");
-    let response = api
-        .post("/v1/admin/tenants")
-        .bearer(admin_token())
-        .json(&json!({
-            "code": code,
-            "name": "Warung Bu Sari",
-            "owner": {"email": format!("sari@{code}.test"), "name": "Sari", "password": "Rahasia-123"},
-        }));
+    let response = api.post("/v1/admin/tenants").bearer(admin_token()).json(&json!({
+        "code": code,
+        "name": "Warung Bu Sari",
+        "owner": {"email": format!("sari@{code}.test"), "name": "Sari", "password": "Rahasia-123"},
+    }));
 
     response.expect_status(201);
     let tenant = &response.json["tenant"];
@@ -53,16 +50,10 @@ fn provisioning_returns_tenant_and_owner() {
         "currency",
         "locale",
     ] {
-        assert!(
-            tenant[field].is_string(),
-            "tenant.{field} is not a string: {tenant}"
-        );
+        assert!(tenant[field].is_string(), "tenant.{field} is not a string: {tenant}");
     }
     for field in ["default_outlet_id", "created_at"] {
-        assert!(
-            tenant[field].is_string(),
-            "tenant.{field} is not a string: {tenant}"
-        );
+        assert!(tenant[field].is_string(), "tenant.{field} is not a string: {tenant}");
     }
     assert_eq!(tenant["code"], json!(code));
     assert_eq!(tenant["name"], "Warung Bu Sari");
@@ -77,20 +68,14 @@ fn provisioning_returns_tenant_and_owner() {
     );
     let modules = tenant["modules"].as_array().cloned().unwrap_or_default();
     for module in ALL_MODULES {
-        assert!(
-            modules.contains(&json!(module)),
-            "module {module} is off: {tenant}"
-        );
+        assert!(modules.contains(&json!(module)), "module {module} is off: {tenant}");
     }
 
     assert!(owner["id"].is_string(), "owner.id missing: {owner}");
     assert_eq!(owner["email"], json!(format!("sari@{code}.test")));
     assert_eq!(owner["name"], "Sari");
     assert_eq!(owner["role"], "owner");
-    assert!(
-        owner.get("password").is_none(),
-        "owner echoes the password: {owner}"
-    );
+    assert!(owner.get("password").is_none(), "owner echoes the password: {owner}");
 }
 
 #[test]
@@ -119,10 +104,7 @@ fn provisioning_creates_pusat_outlet_and_tax_off() {
     assert_eq!(outlets[0]["code"], "PUSAT");
     assert_eq!(outlets[0]["id"], json!(shop.tenant.default_outlet_id));
 
-    let settings = api
-        .get("/v1/tenant")
-        .bearer(&shop.owner.access_token)
-        .send();
+    let settings = api.get("/v1/tenant").bearer(&shop.owner.access_token).send();
     settings.expect_status(200);
     // The contract gives `tax` as a PATCH field but not where GET puts it, so
     // accept it at the top level or under `settings`.
@@ -222,10 +204,7 @@ fn admin_routes_reject_missing_and_wrong_tokens() {
         .json(&tenant_request(&code));
     wrong.expect_error(401, "unauthorized");
 
-    let wrong_list = api
-        .get("/v1/admin/tenants")
-        .bearer("not-the-admin-token")
-        .send();
+    let wrong_list = api.get("/v1/admin/tenants").bearer("not-the-admin-token").send();
     wrong_list.expect_error(401, "unauthorized");
 
     let never_created = api
@@ -267,13 +246,7 @@ fn admin_list_includes_new_tenant() {
         .iter()
         .filter(|tenant| tenant["code"] == json!(shop.tenant.code))
         .collect();
-    assert_eq!(
-        listed.len(),
-        1,
-        "{} listed {} times",
-        shop.tenant.code,
-        listed.len()
-    );
+    assert_eq!(listed.len(), 1, "{} listed {} times", shop.tenant.code, listed.len());
     assert_eq!(listed[0]["id"], json!(shop.tenant.id));
     assert_eq!(listed[0]["status"], "active");
 }
@@ -328,10 +301,7 @@ fn suspended_tenant_gets_423_until_reactivated() {
     let products = api.get("/v1/products").bearer(&owner_token).send();
     products.expect_error(423, "tenant_suspended");
 
-    let other = api
-        .get("/v1/me")
-        .bearer(&bystander.owner.access_token)
-        .send();
+    let other = api.get("/v1/me").bearer(&bystander.owner.access_token).send();
     other.expect_status(200);
 
     let admin_view = api.get(&tenant_path).bearer(admin_token()).send();

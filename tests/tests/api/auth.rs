@@ -19,16 +19,8 @@ fn login_returns_bearer_tokens_user_and_tenant() {
 
     response.expect_status(200);
     let body = &response.json;
-    assert!(
-        body["access_token"].as_str().is_some_and(|t| !t.is_empty()),
-        "{body}"
-    );
-    assert!(
-        body["refresh_token"]
-            .as_str()
-            .is_some_and(|t| !t.is_empty()),
-        "{body}"
-    );
+    assert!(body["access_token"].as_str().is_some_and(|t| !t.is_empty()), "{body}");
+    assert!(body["refresh_token"].as_str().is_some_and(|t| !t.is_empty()), "{body}");
     assert_eq!(body["token_type"], "Bearer");
     assert!(int_field(body, "expires_in") > 0, "{body}");
     assert_eq!(body["user"]["id"], json!(shop.tenant.owner_id));
@@ -72,24 +64,12 @@ fn wrong_password_matches_unknown_email() {
         "bukan-sandinya",
         None,
     );
-    let unknown_email = try_login(
-        &api,
-        &shop.tenant.code,
-        "tidak-ada@kasir.test",
-        "bukan-sandinya",
-        None,
-    );
+    let unknown_email = try_login(&api, &shop.tenant.code, "tidak-ada@kasir.test", "bukan-sandinya", None);
 
     wrong_password.expect_error(401, "unauthorized");
     unknown_email.expect_error(401, "unauthorized");
-    assert_eq!(
-        wrong_password.error_message(),
-        unknown_email.error_message()
-    );
-    assert_eq!(
-        wrong_password.error_details(),
-        unknown_email.error_details()
-    );
+    assert_eq!(wrong_password.error_message(), unknown_email.error_message());
+    assert_eq!(wrong_password.error_details(), unknown_email.error_details());
 }
 
 #[test]
@@ -140,15 +120,11 @@ fn reused_refresh_token_revokes_its_family() {
     let api = api();
     let original = shop.owner.refresh_token.clone();
 
-    let rotated = api
-        .post("/v1/auth/refresh")
-        .json(&json!({"refresh_token": original}));
+    let rotated = api.post("/v1/auth/refresh").json(&json!({"refresh_token": original}));
     rotated.expect_status(200);
     let renewed = session_from(&rotated);
 
-    let reuse = api
-        .post("/v1/auth/refresh")
-        .json(&json!({"refresh_token": original}));
+    let reuse = api.post("/v1/auth/refresh").json(&json!({"refresh_token": original}));
     reuse.expect_error(401, "unauthorized");
 
     let after_reuse = api

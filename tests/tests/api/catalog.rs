@@ -48,21 +48,12 @@ fn check_crud(api: &Api, session: &Session, resource: &str, create: Value, patch
     }
 
     let listed = list_all(api, &collection, token, 50);
-    assert!(
-        ids_of(&listed).contains(&id),
-        "{id} missing from GET {collection}"
-    );
+    assert!(ids_of(&listed).contains(&id), "{id} missing from GET {collection}");
 
     api.delete(&path).bearer(token).send().expect_status(204);
-    api.get(&path)
-        .bearer(token)
-        .send()
-        .expect_error(404, "not_found");
+    api.get(&path).bearer(token).send().expect_error(404, "not_found");
     let listed_after = list_all(api, &collection, token, 50);
-    assert!(
-        !ids_of(&listed_after).contains(&id),
-        "deleted {id} still listed"
-    );
+    assert!(!ids_of(&listed_after).contains(&id), "deleted {id} still listed");
 }
 
 #[test]
@@ -126,18 +117,9 @@ fn product_create_fills_defaults() {
     assert_eq!(product["unit"], "pcs");
     assert_eq!(product["track_stock"], json!(false));
     assert_eq!(product["is_active"], json!(true));
-    assert!(
-        product["version"].is_i64(),
-        "version is not an integer: {product}"
-    );
-    assert!(
-        product["updated_at"].is_string(),
-        "updated_at missing: {product}"
-    );
-    assert!(
-        product["deleted_at"].is_null(),
-        "new product is deleted: {product}"
-    );
+    assert!(product["version"].is_i64(), "version is not an integer: {product}");
+    assert!(product["updated_at"].is_string(), "updated_at missing: {product}");
+    assert!(product["deleted_at"].is_null(), "new product is deleted: {product}");
 }
 
 #[test]
@@ -158,13 +140,7 @@ fn product_keeps_client_id() {
 fn products_list_pages_in_name_order() {
     let shop = new_shop("prodpage");
     let api = api();
-    let names = [
-        "Donat Gula",
-        "Air Mineral",
-        "Es Teh",
-        "Cireng",
-        "Bolu Pandan",
-    ];
+    let names = ["Donat Gula", "Air Mineral", "Es Teh", "Cireng", "Bolu Pandan"];
     for (index, name) in names.iter().enumerate() {
         create_product(&api, &shop.owner, name, 5000 + 1000 * index as i64);
     }
@@ -186,16 +162,7 @@ fn products_list_pages_in_name_order() {
         .iter()
         .map(|product| product["name"].as_str().unwrap_or_default())
         .collect();
-    assert_eq!(
-        listed,
-        [
-            "Air Mineral",
-            "Bolu Pandan",
-            "Cireng",
-            "Donat Gula",
-            "Es Teh"
-        ]
-    );
+    assert_eq!(listed, ["Air Mineral", "Bolu Pandan", "Cireng", "Donat Gula", "Es Teh"]);
 }
 
 /// Returns the names of the products that `GET /v1/products?q=` finds.
@@ -231,10 +198,7 @@ fn products_search_by_name_sku_and_barcode() {
             .expect_status(201);
     }
 
-    assert_eq!(
-        search_names(&api, &shop.owner, "GULA"),
-        ["Kopi Susu Gula Aren"]
-    );
+    assert_eq!(search_names(&api, &shop.owner, "GULA"), ["Kopi Susu Gula Aren"]);
     assert_eq!(
         search_names(&api, &shop.owner, "kopi"),
         ["Es Kopi Hitam", "Kopi Susu Gula Aren"]
@@ -244,10 +208,7 @@ fn products_search_by_name_sku_and_barcode() {
         search_names(&api, &shop.owner, "EH-001").is_empty(),
         "SKU matched inside, not as a prefix"
     );
-    assert_eq!(
-        search_names(&api, &shop.owner, "8991001000028"),
-        ["Es Kopi Hitam"]
-    );
+    assert_eq!(search_names(&api, &shop.owner, "8991001000028"), ["Es Kopi Hitam"]);
     assert!(
         search_names(&api, &shop.owner, "899100100002").is_empty(),
         "barcode matched by prefix"
@@ -292,16 +253,9 @@ fn product_invalid_values_are_rejected() {
     ];
 
     for body in invalid_bodies {
-        let response = api
-            .post("/v1/products")
-            .bearer(&shop.owner.access_token)
-            .json(&body);
+        let response = api.post("/v1/products").bearer(&shop.owner.access_token).json(&body);
 
-        assert_eq!(
-            response.status, 422,
-            "{body} was not rejected: {}",
-            response.text
-        );
+        assert_eq!(response.status, 422, "{body} was not rejected: {}", response.text);
         assert_eq!(
             response.error_code(),
             Some("validation_failed"),
@@ -316,10 +270,7 @@ fn patch_with_negative_price_is_rejected() {
     let shop = new_shop("patchbad");
     let api = api();
     let product = create_product(&api, &shop.owner, "Roti Keju", 17000);
-    let path = format!(
-        "/v1/products/{}",
-        product["id"].as_str().unwrap_or_default()
-    );
+    let path = format!("/v1/products/{}", product["id"].as_str().unwrap_or_default());
 
     let response = api
         .patch(&path)
@@ -365,18 +316,12 @@ fn malformed_id_in_path_is_404() {
     for resource in ["products", "categories", "outlets", "customers"] {
         let path = format!("/v1/{resource}/bukan-uuid");
 
-        api.get(&path)
-            .bearer(token)
-            .send()
-            .expect_error(404, "not_found");
+        api.get(&path).bearer(token).send().expect_error(404, "not_found");
         api.patch(&path)
             .bearer(token)
             .json(&json!({"name": "X"}))
             .expect_error(404, "not_found");
-        api.delete(&path)
-            .bearer(token)
-            .send()
-            .expect_error(404, "not_found");
+        api.delete(&path).bearer(token).send().expect_error(404, "not_found");
     }
 }
 
@@ -404,11 +349,7 @@ fn outlet_code_must_match_rule() {
             .bearer(&shop.owner.access_token)
             .json(&json!({"code": code, "name": "Cabang"}));
 
-        assert_eq!(
-            response.status, 422,
-            "outlet code {code:?} accepted: {}",
-            response.text
-        );
+        assert_eq!(response.status, 422, "outlet code {code:?} accepted: {}", response.text);
         assert_eq!(response.error_code(), Some("validation_failed"));
     }
 }
@@ -422,22 +363,16 @@ fn kasir_reads_catalog_and_writes_only_customers() {
     let token = kasir.access_token.as_str();
 
     let listed = list_all(&api, "/v1/products", token, 50);
-    assert_eq!(
-        ids_of(&listed),
-        [product["id"].as_str().unwrap_or_default()]
-    );
+    assert_eq!(ids_of(&listed), [product["id"].as_str().unwrap_or_default()]);
 
     api.post("/v1/products")
         .bearer(token)
         .json(&json!({"name": "Roti Gelap", "price": 1}))
         .expect_error(403, "forbidden");
-    api.patch(&format!(
-        "/v1/products/{}",
-        product["id"].as_str().unwrap_or_default()
-    ))
-    .bearer(token)
-    .json(&json!({"price": 1}))
-    .expect_error(403, "forbidden");
+    api.patch(&format!("/v1/products/{}", product["id"].as_str().unwrap_or_default()))
+        .bearer(token)
+        .json(&json!({"price": 1}))
+        .expect_error(403, "forbidden");
     api.post("/v1/categories")
         .bearer(token)
         .json(&json!({"name": "Gelap"}))
@@ -456,24 +391,15 @@ fn other_tenants_product_is_404_and_unchanged() {
     let other_shop = new_shop("isooth");
     let api = api();
     let product = create_product(&api, &owner_shop.owner, "Roti Rahasia", 30000);
-    let path = format!(
-        "/v1/products/{}",
-        product["id"].as_str().unwrap_or_default()
-    );
+    let path = format!("/v1/products/{}", product["id"].as_str().unwrap_or_default());
     let intruder = other_shop.owner.access_token.as_str();
 
-    api.get(&path)
-        .bearer(intruder)
-        .send()
-        .expect_error(404, "not_found");
+    api.get(&path).bearer(intruder).send().expect_error(404, "not_found");
     api.patch(&path)
         .bearer(intruder)
         .json(&json!({"price": 1}))
         .expect_error(404, "not_found");
-    api.delete(&path)
-        .bearer(intruder)
-        .send()
-        .expect_error(404, "not_found");
+    api.delete(&path).bearer(intruder).send().expect_error(404, "not_found");
     let intruder_list = list_all(&api, "/v1/products", intruder, 50);
     assert!(
         intruder_list.is_empty(),
@@ -482,10 +408,7 @@ fn other_tenants_product_is_404_and_unchanged() {
 
     let stored = api.get(&path).bearer(&owner_shop.owner.access_token).send();
     stored.expect_status(200);
-    assert_eq!(
-        stored.json, product,
-        "the product changed through another tenant"
-    );
+    assert_eq!(stored.json, product, "the product changed through another tenant");
 }
 
 #[test]

@@ -30,18 +30,9 @@ fn device_registration_issues_short_code() {
     assert_eq!(first.json["name"], "Tablet Depan");
     let first_code = first.str_field("code");
     let second_code = second.str_field("code");
-    assert!(
-        is_device_code(&first_code),
-        "bad device code {first_code:?}"
-    );
-    assert!(
-        is_device_code(&second_code),
-        "bad device code {second_code:?}"
-    );
-    assert_ne!(
-        first_code, second_code,
-        "two devices of one tenant share a code"
-    );
+    assert!(is_device_code(&first_code), "bad device code {first_code:?}");
+    assert!(is_device_code(&second_code), "bad device code {second_code:?}");
+    assert_ne!(first_code, second_code, "two devices of one tenant share a code");
 
     let devices = list_all(&api, "/v1/devices", token, 50);
     let device_ids = ids_of(&devices);
@@ -61,11 +52,7 @@ fn device_keeps_proposed_id() {
 
     response.expect_status(201);
     assert_eq!(response.json["id"], json!(proposed));
-    assert!(
-        is_device_code(&response.str_field("code")),
-        "{}",
-        response.text
-    );
+    assert!(is_device_code(&response.str_field("code")), "{}", response.text);
 }
 
 #[test]
@@ -88,10 +75,7 @@ fn deleting_device_revokes_its_tokens_at_once() {
     let api = api();
     let (_, kasir) = create_user_session(&api, &shop.tenant, &shop.owner, "kasir", "Tablet Hilang");
     let device_id = kasir.device().to_string();
-    api.get("/v1/me")
-        .bearer(&kasir.access_token)
-        .send()
-        .expect_status(200);
+    api.get("/v1/me").bearer(&kasir.access_token).send().expect_status(200);
 
     let deleted = api
         .delete(&format!("/v1/devices/{device_id}"))

@@ -26,14 +26,9 @@ fn error_envelope_repeats_request_id() {
 
     response.expect_error(401, "unauthorized");
     let header_id = assert_request_id(&response);
-    assert_eq!(
-        response.json["error"]["request_id"].as_str(),
-        Some(header_id.as_str())
-    );
+    assert_eq!(response.json["error"]["request_id"].as_str(), Some(header_id.as_str()));
     assert!(
-        response
-            .error_message()
-            .is_some_and(|message| !message.is_empty()),
+        response.error_message().is_some_and(|message| !message.is_empty()),
         "error.message is missing or empty: {}",
         response.text
     );
@@ -45,10 +40,7 @@ fn unknown_route_returns_404_with_request_id() {
     let api = api();
 
     let outside_v1 = api.get("/no-such-route").send();
-    let inside_v1 = api
-        .get("/v1/no-such-route")
-        .bearer(&shop.owner.access_token)
-        .send();
+    let inside_v1 = api.get("/v1/no-such-route").bearer(&shop.owner.access_token).send();
 
     outside_v1.expect_error(404, "not_found");
     inside_v1.expect_error(404, "not_found");
@@ -62,10 +54,7 @@ fn request_id_on_every_response_kind() {
     let api = api();
     let token = shop.owner.access_token.as_str();
 
-    let created = api
-        .post("/v1/categories")
-        .bearer(token)
-        .json(&json!({"name": "Roti"}));
+    let created = api.post("/v1/categories").bearer(token).json(&json!({"name": "Roti"}));
     created.expect_status(201);
     let category_path = format!("/v1/categories/{}", created.str_field("id"));
     let fetched = api.get(&category_path).bearer(token).send();
@@ -79,14 +68,7 @@ fn request_id_on_every_response_kind() {
     let forbidden_admin = api.get("/v1/admin/tenants").bearer(token).send();
     forbidden_admin.expect_status(401);
 
-    for response in [
-        &created,
-        &fetched,
-        &deleted,
-        &missing,
-        &invalid,
-        &forbidden_admin,
-    ] {
+    for response in [&created, &fetched, &deleted, &missing, &invalid, &forbidden_admin] {
         assert_request_id(response);
     }
 }

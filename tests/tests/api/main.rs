@@ -16,9 +16,7 @@ use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use kasir_tests::{
-    login_owner, new_id, provision_tenant, server, Api, ApiResponse, Session, TenantFixture,
-};
+use kasir_tests::{login_owner, new_id, provision_tenant, server, Api, ApiResponse, Session, TenantFixture};
 use serde_json::{json, Value};
 
 pub fn api() -> Api {
@@ -66,10 +64,7 @@ pub fn list_all(api: &Api, path: &str, token: &str, limit: u32) -> Vec<Value> {
     let mut items = Vec::new();
     let mut cursor: Option<String> = None;
     for _ in 0..100 {
-        let mut request = api
-            .get(path)
-            .bearer(token)
-            .query("limit", &limit.to_string());
+        let mut request = api.get(path).bearer(token).query("limit", &limit.to_string());
         if let Some(cursor) = &cursor {
             request = request.query("cursor", cursor);
         }

@@ -52,9 +52,7 @@ impl SalesShop {
     }
 
     fn post_sale(&self, api: &Api, session: &Session, body: &Value) -> kasir_tests::ApiResponse {
-        api.post("/v1/transactions")
-            .bearer(&session.access_token)
-            .json(body)
+        api.post("/v1/transactions").bearer(&session.access_token).json(body)
     }
 }
 
@@ -129,22 +127,13 @@ fn sale_with_wrong_total_is_rejected() {
 
     response.expect_error(422, "validation_failed");
     assert!(
-        response
-            .detail_codes()
-            .iter()
-            .any(|code| code == "total_mismatch"),
+        response.detail_codes().iter().any(|code| code == "total_mismatch"),
         "no total_mismatch detail: {}",
         response.text
     );
     let details = serde_json::to_string(&response.error_details()).unwrap_or_default();
-    assert!(
-        details.contains("38000"),
-        "details lack the server's total: {details}"
-    );
-    assert!(
-        details.contains("40000"),
-        "details lack the client's total: {details}"
-    );
+    assert!(details.contains("38000"), "details lack the server's total: {details}");
+    assert!(details.contains("40000"), "details lack the client's total: {details}");
 }
 
 #[test]
@@ -208,9 +197,7 @@ fn sale_same_id_other_body_conflicts() {
     let setup = sales_shop("saleconf");
     let api = api();
     let body = setup.standard_sale(cash(50000));
-    setup
-        .post_sale(&api, &setup.kasir, &body)
-        .expect_status(201);
+    setup.post_sale(&api, &setup.kasir, &body).expect_status(201);
 
     let mut changed = body.clone();
     changed["items"][0]["qty"] = json!(3);
@@ -218,10 +205,7 @@ fn sale_same_id_other_body_conflicts() {
 
     response.expect_status(409);
     let stored = api
-        .get(&format!(
-            "/v1/transactions/{}",
-            body["id"].as_str().unwrap_or_default()
-        ))
+        .get(&format!("/v1/transactions/{}", body["id"].as_str().unwrap_or_default()))
         .bearer(&setup.shop.owner.access_token)
         .send();
     assert_eq!(
@@ -236,9 +220,7 @@ fn sale_duplicate_receipt_number_conflicts() {
     let setup = sales_shop("salercpt");
     let api = api();
     let first = setup.standard_sale(cash(50000));
-    setup
-        .post_sale(&api, &setup.kasir, &first)
-        .expect_status(201);
+    setup.post_sale(&api, &setup.kasir, &first).expect_status(201);
 
     let mut second = setup.standard_sale(cash(50000));
     second["receipt_no"] = first["receipt_no"].clone();
@@ -292,31 +274,17 @@ fn sales_list_and_get_by_id() {
 fn kasir_cannot_read_another_kasirs_sale() {
     let setup = sales_shop("salepriv");
     let api = api();
-    let (_, other_kasir) = create_user_session(
-        &api,
-        &setup.shop.tenant,
-        &setup.shop.owner,
-        "kasir",
-        "Tablet Dua",
-    );
+    let (_, other_kasir) = create_user_session(&api, &setup.shop.tenant, &setup.shop.owner, "kasir", "Tablet Dua");
     let body = setup.standard_sale(cash(50000));
-    setup
-        .post_sale(&api, &setup.kasir, &body)
-        .expect_status(201);
-    let path = format!(
-        "/v1/transactions/{}",
-        body["id"].as_str().unwrap_or_default()
-    );
+    setup.post_sale(&api, &setup.kasir, &body).expect_status(201);
+    let path = format!("/v1/transactions/{}", body["id"].as_str().unwrap_or_default());
 
     api.get(&path)
         .bearer(&other_kasir.access_token)
         .send()
         .expect_error(404, "not_found");
     let other_list = list_all(&api, "/v1/transactions", &other_kasir.access_token, 50);
-    assert!(
-        other_list.is_empty(),
-        "another kasir lists the sale: {other_list:?}"
-    );
+    assert!(other_list.is_empty(), "another kasir lists the sale: {other_list:?}");
     api.get(&path)
         .bearer(&setup.shop.owner.access_token)
         .send()

@@ -41,35 +41,23 @@ fn upsert(device_id: &str, entity: &str, record_id: &str, data: Value) -> Value 
 fn product_upserts(device_id: &str, names_and_prices: &[(&str, i64)]) -> Vec<Value> {
     names_and_prices
         .iter()
-        .map(|(name, price)| {
-            upsert(
-                device_id,
-                "products",
-                &new_id(),
-                json!({"name": name, "price": price}),
-            )
-        })
+        .map(|(name, price)| upsert(device_id, "products", &new_id(), json!({"name": name, "price": price})))
         .collect()
 }
 
 fn push(api: &Api, session: &Session, mutations: &[Value]) -> kasir_tests::ApiResponse {
-    api.post("/v1/sync/push")
-        .bearer(&session.access_token)
-        .json(&json!({
-            "device_id": session.device(),
-            "schema_version": 1,
-            "mutations": mutations,
-        }))
+    api.post("/v1/sync/push").bearer(&session.access_token).json(&json!({
+        "device_id": session.device(),
+        "schema_version": 1,
+        "mutations": mutations,
+    }))
 }
 
 /// Returns the push results, after checking there is one per mutation, in order.
 #[track_caller]
 fn results_of(response: &kasir_tests::ApiResponse, mutations: &[Value]) -> Vec<Value> {
     response.expect_status(200);
-    let results = response.json["results"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
+    let results = response.json["results"].as_array().cloned().unwrap_or_default();
     assert_eq!(
         results.len(),
         mutations.len(),
@@ -92,11 +80,7 @@ fn push_applies_product_upserts() {
     let api = api();
     let mutations = product_upserts(
         setup.device_a.device(),
-        &[
-            ("Kopi Susu", 22000),
-            ("Roti Tawar", 18000),
-            ("Teh Melati", 12000),
-        ],
+        &[("Kopi Susu", 22000), ("Roti Tawar", 18000), ("Teh Melati", 12000)],
     );
 
     let response = push(&api, &setup.device_a, &mutations);
@@ -106,16 +90,8 @@ fn push_applies_product_upserts() {
         assert_eq!(result["status"], "applied", "{}", response.text);
         assert!(int_field(result, "version") > 0, "{}", response.text);
     }
-    let max_version = results
-        .iter()
-        .map(|r| int_field(r, "version"))
-        .max()
-        .unwrap_or(0);
-    assert!(
-        int_field(&response.json, "version") >= max_version,
-        "{}",
-        response.text
-    );
+    let max_version = results.iter().map(|r| int_field(r, "version")).max().unwrap_or(0);
+    assert!(int_field(&response.json, "version") >= max_version, "{}", response.text);
 
     let first_id = mutations[0]["record_id"].as_str().unwrap_or_default();
     let stored = api
@@ -132,10 +108,7 @@ fn push_applies_product_upserts() {
 fn retried_push_returns_first_results() {
     let setup = sync_shop("pushretry");
     let api = api();
-    let mutations = product_upserts(
-        setup.device_a.device(),
-        &[("Kue Lapis", 8000), ("Lemper Ayam", 7000)],
-    );
+    let mutations = product_upserts(setup.device_a.device(), &[("Kue Lapis", 8000), ("Lemper Ayam", 7000)]);
     let first = push(&api, &setup.device_a, &mutations);
     let first_results = results_of(&first, &mutations);
 
@@ -182,21 +155,14 @@ fn kasir_product_write_in_push_is_rejected() {
 
     let results = results_of(&response, &mutations);
     assert_eq!(results[0]["status"], "rejected", "{}", response.text);
-    assert_eq!(
-        results[0]["error"]["code"], "forbidden",
-        "{}",
-        response.text
-    );
+    assert_eq!(results[0]["error"]["code"], "forbidden", "{}", response.text);
 }
 
 #[test]
 fn push_of_sale_creates_transaction() {
     let setup = sync_shop("pushsale");
     let api = api();
-    let products = product_upserts(
-        setup.device_a.device(),
-        &[("Kopi Tubruk", 15000), ("Roti Bakar", 8000)],
-    );
+    let products = product_upserts(setup.device_a.device(), &[("Kopi Tubruk", 15000), ("Roti Bakar", 8000)]);
     results_of(&push(&api, &setup.device_a, &products), &products);
     let sale = sale_body(
         setup.device_b.device(),
@@ -216,12 +182,7 @@ fn push_of_sale_creates_transaction() {
         json!([{"method": "cash", "amount": 50000}]),
     );
     let sale_id = sale["id"].as_str().unwrap_or_default().to_string();
-    let mutations = vec![upsert(
-        setup.device_b.device(),
-        "transactions",
-        &sale_id,
-        sale,
-    )];
+    let mutations = vec![upsert(setup.device_b.device(), "transactions", &sale_id, sale)];
 
     let response = push(&api, &setup.device_b, &mutations);
 
@@ -279,12 +240,7 @@ fn pull_pages_deliver_every_change_once() {
         json!([{"method": "qris", "amount": 27000}]),
     );
     let sale_id = sale["id"].as_str().unwrap_or_default().to_string();
-    let sale_push = vec![upsert(
-        setup.device_a.device(),
-        "transactions",
-        &sale_id,
-        sale,
-    )];
+    let sale_push = vec![upsert(setup.device_a.device(), "transactions", &sale_id, sale)];
     results_of(&push(&api, &setup.device_a, &sale_push), &sale_push);
 
     let limit = 2;
@@ -335,17 +291,11 @@ fn pull_pages_deliver_every_change_once() {
         );
     }
 
-    assert!(
-        pages >= 3,
-        "5 changes at limit {limit} came in {pages} pages"
-    );
+    assert!(pages >= 3, "5 changes at limit {limit} came in {pages} pages");
     for (mutation, result) in products.iter().zip(&product_results) {
         let key = (
             "products".to_string(),
-            mutation["record_id"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string(),
+            mutation["record_id"].as_str().unwrap_or_default().to_string(),
         );
         assert_eq!(
             seen.get(&key).copied(),
@@ -364,10 +314,7 @@ fn pull_pages_deliver_every_change_once() {
 fn pull_needs_no_device() {
     let shop = new_shop("pullweb");
 
-    let response = api()
-        .get("/v1/sync/pull")
-        .bearer(&shop.owner.access_token)
-        .send();
+    let response = api().get("/v1/sync/pull").bearer(&shop.owner.access_token).send();
 
     response.expect_status(200);
     assert!(response.json["changes"].is_object(), "{}", response.text);

@@ -40,10 +40,7 @@ fn owner_creates_admin_and_kasir() {
         "admin not listed: {users:?}"
     );
     assert!(user_ids.contains(&kasir.id), "kasir not listed: {users:?}");
-    assert!(
-        user_ids.contains(&shop.tenant.owner_id),
-        "owner not listed: {users:?}"
-    );
+    assert!(user_ids.contains(&shop.tenant.owner_id), "owner not listed: {users:?}");
 
     let session = login(&api, &shop.tenant.code, &kasir.email, &kasir.password, None);
     assert_eq!(session.role, "kasir");
@@ -62,20 +59,14 @@ fn user_get_patch_delete() {
     assert_eq!(fetched.json["email"], json!(kasir.email));
     assert_eq!(fetched.json["role"], "kasir");
 
-    let renamed = api
-        .patch(&path)
-        .bearer(token)
-        .json(&json!({"name": "Kasir Malam"}));
+    let renamed = api.patch(&path).bearer(token).json(&json!({"name": "Kasir Malam"}));
     renamed.expect_status(200);
     assert_eq!(renamed.json["name"], "Kasir Malam");
     let refetched = api.get(&path).bearer(token).send();
     assert_eq!(refetched.json["name"], "Kasir Malam");
 
     api.delete(&path).bearer(token).send().expect_status(204);
-    api.get(&path)
-        .bearer(token)
-        .send()
-        .expect_error(404, "not_found");
+    api.get(&path).bearer(token).send().expect_error(404, "not_found");
     let login = try_login(&api, &shop.tenant.code, &kasir.email, &kasir.password, None);
     login.expect_error(401, "unauthorized");
 }
@@ -86,15 +77,12 @@ fn kasir_cannot_create_users() {
     let api = api();
     let (_, kasir) = create_user_session(&api, &shop.tenant, &shop.owner, "kasir", "Tablet 1");
 
-    let response = api
-        .post("/v1/users")
-        .bearer(&kasir.access_token)
-        .json(&json!({
-            "email": format!("kasir-{}@kasir.test", &new_id()[..8]),
-            "name": "Kasir Baru",
-            "password": "Sandi-kasir-1",
-            "role": "kasir",
-        }));
+    let response = api.post("/v1/users").bearer(&kasir.access_token).json(&json!({
+        "email": format!("kasir-{}@kasir.test", &new_id()[..8]),
+        "name": "Kasir Baru",
+        "password": "Sandi-kasir-1",
+        "role": "kasir",
+    }));
 
     response.expect_error(403, "forbidden");
 }
@@ -105,15 +93,12 @@ fn admin_creates_kasir_but_not_owner() {
     let api = api();
     let (_, admin) = create_user_session(&api, &shop.tenant, &shop.owner, "admin", "Laptop Admin");
 
-    let owner_attempt = api
-        .post("/v1/users")
-        .bearer(&admin.access_token)
-        .json(&json!({
-            "email": format!("owner-{}@kasir.test", &new_id()[..8]),
-            "name": "Pemilik Kedua",
-            "password": "Sandi-owner-1",
-            "role": "owner",
-        }));
+    let owner_attempt = api.post("/v1/users").bearer(&admin.access_token).json(&json!({
+        "email": format!("owner-{}@kasir.test", &new_id()[..8]),
+        "name": "Pemilik Kedua",
+        "password": "Sandi-owner-1",
+        "role": "owner",
+    }));
     owner_attempt.expect_error(403, "forbidden");
 
     create_user(&api, &admin, "kasir", "Kasir dari Admin");
@@ -123,15 +108,12 @@ fn admin_creates_kasir_but_not_owner() {
 fn user_with_unknown_role_is_rejected() {
     let shop = new_shop("badrole");
 
-    let response = api()
-        .post("/v1/users")
-        .bearer(&shop.owner.access_token)
-        .json(&json!({
-            "email": format!("manajer-{}@kasir.test", &new_id()[..8]),
-            "name": "Manajer",
-            "password": "Sandi-manajer-1",
-            "role": "manajer",
-        }));
+    let response = api().post("/v1/users").bearer(&shop.owner.access_token).json(&json!({
+        "email": format!("manajer-{}@kasir.test", &new_id()[..8]),
+        "name": "Manajer",
+        "password": "Sandi-manajer-1",
+        "role": "manajer",
+    }));
 
     response.expect_error(422, "validation_failed");
 }
