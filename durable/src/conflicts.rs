@@ -34,7 +34,7 @@ pub(crate) async fn store(
         .map(str::to_string)
         .ok_or_else(|| ApiError::internal("no conflict id"))?;
     let op = if mutation.op == Op::Delete { "delete" } else { "upsert" };
-    db::run(
+    let insert = db::statement(
         &writer.db,
         "INSERT INTO sync_conflicts (tenant_id, id, entity, record_id, op, fields, server, client, base_version, hlc, device_id, user_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         &[
@@ -53,8 +53,9 @@ pub(crate) async fn store(
             db::text(now_rfc3339()),
         ],
     )
-    .await
     .map_err(internal)?;
+    // Written with the push's other statements, so a failed batch leaves no stray conflict.
+    writer.write(vec![insert]).await?;
     Ok(id)
 }
 

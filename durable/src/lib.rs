@@ -83,6 +83,7 @@ impl TenantHub {
             sync: request.sync,
             lang: request.lang,
             memory,
+            deferred: None,
         };
         match request.command {
             Command::Provision { owner, outlet } => catalog::provision(&mut writer, owner, outlet).await,
@@ -140,6 +141,8 @@ pub(crate) struct Writer<'a> {
     sync: SyncSettings,
     lang: Lang,
     memory: &'a mut HubMemory,
+    /// Statements held back to commit as one batch; `None` commits each write at once.
+    deferred: Option<Vec<worker::D1PreparedStatement>>,
 }
 
 impl Writer<'_> {
@@ -181,8 +184,15 @@ impl Writer<'_> {
         Ok(version)
     }
 
-    /// Commits statements together with the tenant's new version, all or nothing.
+    /// Commits statements together with the tenant's new version, all or nothing. While
+    /// commits are deferred the statements wait for [`Writer::flush`], and `version` is the
+    /// planned one.
     async fn commit(&mut self, mut statements: Vec<worker::D1PreparedStatement>, version: i64) -> Result<(), ApiError> {
+        if let Some(pending) = self.deferred.as_mut() {
+            pending.append(&mut statements);
+            self.memory.version = Some(version);
+            return Ok(());
+        }
         statements.push(
             db::statement(
                 &self.db,
@@ -201,6 +211,41 @@ impl Writer<'_> {
                 Err(internal(error))
             }
         }
+    }
+}
+
+impl Writer<'_> {
+    /// Writes statements that bump no version, deferred like [`Writer::commit`].
+    async fn write(&mut self, mut statements: Vec<worker::D1PreparedStatement>) -> Result<(), ApiError> {
+        if let Some(pending) = self.deferred.as_mut() {
+            pending.append(&mut statements);
+            return Ok(());
+        }
+        db::batch(&self.db, statements).await.map_err(internal)?;
+        Ok(())
+    }
+
+    /// Holds commits back until [`Writer::flush`].
+    fn defer(&mut self) {
+        if self.deferred.is_none() {
+            self.deferred = Some(Vec::new());
+        }
+    }
+
+    /// Commits the held-back statements with the planned version in one batch, and goes on
+    /// deferring. On failure nothing of them is written and the version is read again.
+    async fn flush(&mut self) -> Result<(), ApiError> {
+        let pending = match self.deferred.as_mut() {
+            Some(pending) if !pending.is_empty() => std::mem::take(pending),
+            _ => return Ok(()),
+        };
+        let Some(version) = self.memory.version else {
+            return Err(ApiError::internal("planned version missing at flush"));
+        };
+        let deferred = self.deferred.take();
+        let committed = self.commit(pending, version).await;
+        self.deferred = deferred;
+        committed
     }
 }
 

@@ -1,7 +1,9 @@
 //! Sync push inside the hub: mutations applied in order, each committed with its recorded
 //! result so a retried push returns exactly what the first one did.
 
-use kasir_core::entity::{catalog_spec, client_fields, validate_fields, EntitySpec, Mode, UnknownFields};
+use std::collections::{HashMap, HashSet};
+
+use kasir_core::entity::{catalog_spec, client_fields, validate_fields, EntitySpec, Mode, SqlValue, UnknownFields};
 use kasir_core::error::{ApiError, Detail, ErrorCode};
 use kasir_core::hlc::Hlc;
 use kasir_core::merge::{decide, Decision, Incoming, Op, Stored};
@@ -11,8 +13,8 @@ use kasir_core::validate::parse_uuid;
 use serde_json::{json, Map, Value};
 use worker::D1PreparedStatement;
 
-use crate::catalog::{check_references, check_unique, columns_of, delete_statement, load, write_statements, Stamp};
-use crate::db;
+use crate::catalog::{check_unique, columns_of, delete_statement, load, write_statements, Stamp};
+use crate::db::{self, Row};
 use crate::protocol::Actor;
 use crate::sale::insert_sale;
 use crate::{internal, now_millis, now_rfc3339, stock, Writer};
@@ -51,20 +53,55 @@ pub(crate) async fn apply_push(
         .map(|status| (status.to_string(), json!(0)))
         .collect();
 
-    for (index, raw) in mutations.iter().enumerate() {
-        let result = match parse_mutation(raw, server_clock) {
+    let parsed: Vec<Result<Mutation<'_>, Detail>> =
+        mutations.iter().map(|raw| parse_mutation(raw, server_clock)).collect();
+    let mut cache = PushCache::prefetch(writer, device_id, &parsed).await?;
+
+    // Catalog writes are held back and committed a chunk at a time. A mutation that reads
+    // what the held-back chunk wrote (the same record or mutation id, a referenced record)
+    // or that writes on its own (sales, stock, outlets with their unique code) flushes first.
+    writer.defer();
+    let mut touched: HashSet<(String, String)> = HashSet::new();
+    let mut held = 0;
+    for (index, parsed) in parsed.into_iter().enumerate() {
+        let result = match parsed {
             Err(detail) => {
-                let mutation_id = raw.get("id").cloned().unwrap_or(Value::Null);
+                let mutation_id = mutations[index].get("id").cloned().unwrap_or(Value::Null);
                 rejected(
                     writer,
                     mutation_id,
                     &ApiError::validation(vec![prefixed(detail, index)]),
                 )
             }
-            Ok(mutation) => match stored_result(writer, device_id, &mutation.id).await? {
-                Some(result) => result,
-                None => apply_one(writer, actor, tax, device_id, mutation).await?,
-            },
+            Ok(mutation) => {
+                let batched = catalog_spec(mutation.entity).is_some_and(|spec| spec.unique.is_none());
+                let depends = touched.contains(&(String::new(), mutation.id.clone()))
+                    || touched.contains(&(mutation.entity.to_string(), mutation.record_id.clone()))
+                    || references(&mutation).iter().any(|key| touched.contains(key));
+                if !batched || depends || held >= MAX_HELD_MUTATIONS {
+                    writer.flush().await?;
+                    cache.forget(&touched);
+                    touched.clear();
+                    held = 0;
+                }
+                touched.insert((String::new(), mutation.id.clone()));
+                touched.insert((mutation.entity.to_string(), mutation.record_id.clone()));
+                held += 1;
+                let mutation_id = mutation.id.clone();
+                let result = match cache.results.get(&mutation_id) {
+                    Some(result) => result.clone(),
+                    None if batched => apply_one(writer, actor, tax, device_id, mutation, &mut cache).await?,
+                    None => {
+                        let deferred = writer.deferred.take();
+                        let result = apply_one(writer, actor, tax, device_id, mutation, &mut cache).await;
+                        writer.deferred = deferred;
+                        result?
+                    }
+                };
+                // The same id again later in this push answers from here.
+                cache.results.insert(mutation_id, result.clone());
+                result
+            }
         };
         if let Some(status) = result.get("status").and_then(Value::as_str) {
             if let Some(count) = counts.get_mut(status) {
@@ -73,6 +110,8 @@ pub(crate) async fn apply_push(
         }
         results.push(result);
     }
+    writer.flush().await?;
+    writer.deferred = None;
 
     let version = writer.current_version().await?;
     let log = db::statement(
@@ -91,6 +130,116 @@ pub(crate) async fn apply_push(
     db::batch(&writer.db, vec![log]).await.map_err(internal)?;
 
     Ok(json!({ "results": results, "version": version }))
+}
+
+/// Most mutations held back before a flush; with a write, a snapshot and a result each, a
+/// chunk is about 150 statements in one D1 batch.
+const MAX_HELD_MUTATIONS: usize = 50;
+/// Most values bound in one D1 statement; D1 allows 100.
+const MAX_BOUND_VALUES: usize = 90;
+
+/// What a push reads before it writes: the recorded results of its mutation ids and the
+/// stored rows of the catalog records it names, each fetched in a few queries.
+pub(crate) struct PushCache {
+    results: HashMap<String, Value>,
+    rows: HashMap<(String, String), Option<Row>>,
+}
+
+impl PushCache {
+    async fn prefetch(
+        writer: &Writer<'_>,
+        device_id: &str,
+        parsed: &[Result<Mutation<'_>, Detail>],
+    ) -> Result<PushCache, ApiError> {
+        let mutations: Vec<&Mutation<'_>> = parsed.iter().filter_map(|parsed| parsed.as_ref().ok()).collect();
+        let mut cache = PushCache {
+            results: HashMap::new(),
+            rows: HashMap::new(),
+        };
+
+        let ids: Vec<&str> = mutations.iter().map(|mutation| mutation.id.as_str()).collect();
+        for chunk in ids.chunks(MAX_BOUND_VALUES) {
+            let sql = format!(
+                "SELECT mutation_id, result FROM sync_mutations WHERE tenant_id = ? AND device_id = ? AND mutation_id IN ({})",
+                vec!["?"; chunk.len()].join(", ")
+            );
+            let mut args = vec![db::text(&writer.tenant_id), db::text(device_id)];
+            args.extend(chunk.iter().map(|id| db::text(*id)));
+            for row in db::all(&writer.db, &sql, &args).await.map_err(internal)? {
+                let result = db::get_str(&row, "result").and_then(|text| serde_json::from_str(text).ok());
+                if let (Some(id), Some(result)) = (db::get_str(&row, "mutation_id"), result) {
+                    cache.results.insert(id.to_string(), result);
+                }
+            }
+        }
+
+        let mut wanted: HashMap<&str, Vec<String>> = HashMap::new();
+        for mutation in &mutations {
+            if let Some(spec) = catalog_spec(mutation.entity) {
+                wanted.entry(spec.name).or_default().push(mutation.record_id.clone());
+                for (table, id) in references(mutation) {
+                    if let Some(table) = catalog_spec(&table) {
+                        wanted.entry(table.name).or_default().push(id);
+                    }
+                }
+            }
+        }
+        for (table, mut ids) in wanted {
+            ids.sort_unstable();
+            ids.dedup();
+            for chunk in ids.chunks(MAX_BOUND_VALUES) {
+                // `table` is a constant entity name.
+                let sql = format!(
+                    "SELECT * FROM {table} WHERE tenant_id = ? AND id IN ({})",
+                    vec!["?"; chunk.len()].join(", ")
+                );
+                let mut args = vec![db::text(&writer.tenant_id)];
+                args.extend(chunk.iter().map(db::text));
+                let rows = db::all(&writer.db, &sql, &args).await.map_err(internal)?;
+                for id in chunk {
+                    cache.rows.insert((table.to_string(), id.clone()), None);
+                }
+                for row in rows {
+                    if let Some(id) = db::get_str(&row, "id").map(str::to_string) {
+                        cache.rows.insert((table.to_string(), id), Some(row));
+                    }
+                }
+            }
+        }
+        Ok(cache)
+    }
+
+    /// Reads a record through the cache.
+    async fn load(&mut self, writer: &Writer<'_>, table: &str, id: &str) -> Result<Option<Row>, ApiError> {
+        let key = (table.to_string(), id.to_string());
+        if let Some(row) = self.rows.get(&key) {
+            return Ok(row.clone());
+        }
+        let row = load(writer, table, id).await?;
+        self.rows.insert(key, row.clone());
+        Ok(row)
+    }
+
+    /// Drops cached rows that a flushed chunk changed, so they are read again.
+    fn forget(&mut self, touched: &HashSet<(String, String)>) {
+        for key in touched {
+            self.rows.remove(key);
+        }
+    }
+}
+
+/// The (table, id) pairs of records a mutation's data refers to.
+fn references(mutation: &Mutation<'_>) -> Vec<(String, String)> {
+    let Some(spec) = catalog_spec(mutation.entity) else {
+        return Vec::new();
+    };
+    spec.references
+        .iter()
+        .filter_map(|(column, table)| {
+            let id = mutation.data.get(*column)?.as_str().and_then(parse_uuid)?;
+            Some((table.to_string(), id))
+        })
+        .collect()
 }
 
 fn prefixed(mut detail: Detail, index: usize) -> Detail {
@@ -167,19 +316,6 @@ fn parse_mutation(raw: &Value, server_clock: bool) -> Result<Mutation<'_>, Detai
     })
 }
 
-async fn stored_result(writer: &Writer<'_>, device_id: &str, mutation_id: &str) -> Result<Option<Value>, ApiError> {
-    let row = db::first(
-        &writer.db,
-        "SELECT result FROM sync_mutations WHERE tenant_id = ? AND device_id = ? AND mutation_id = ?",
-        &[db::text(&writer.tenant_id), db::text(device_id), db::text(mutation_id)],
-    )
-    .await
-    .map_err(internal)?;
-    Ok(row
-        .and_then(|row| db::get_str(&row, "result").map(str::to_string))
-        .and_then(|text| serde_json::from_str(&text).ok()))
-}
-
 pub(crate) fn record_statement(
     writer: &Writer<'_>,
     device_id: &str,
@@ -219,13 +355,13 @@ pub(crate) fn outcome(mutation_id: &str, status: &str, version: i64, ignored: &[
 
 /// Commits a result that wrote nothing, so a retry answers it from the record.
 pub(crate) async fn record_only(
-    writer: &Writer<'_>,
+    writer: &mut Writer<'_>,
     device_id: &str,
     mutation_id: &str,
     result: Value,
 ) -> Result<Value, ApiError> {
     let statement = record_statement(writer, device_id, mutation_id, &result)?;
-    db::batch(&writer.db, vec![statement]).await.map_err(internal)?;
+    writer.write(vec![statement]).await?;
     Ok(result)
 }
 
@@ -237,6 +373,7 @@ async fn apply_one(
     tax: &TaxSettings,
     device_id: &str,
     mut mutation: Mutation<'_>,
+    cache: &mut PushCache,
 ) -> Result<Value, ApiError> {
     // A clock far ahead of the server's is clamped, so one device cannot win every future
     // conflict; the hub's clock then moves past what it accepted.
@@ -260,7 +397,7 @@ async fn apply_one(
         "transactions" => apply_sale(writer, actor, tax, device_id, &mutation).await,
         "stock_movements" => stock::apply_movement(writer, actor, device_id, &mutation).await,
         entity => match catalog_spec(entity) {
-            Some(spec) => apply_catalog(writer, actor, spec, device_id, &mutation).await,
+            Some(spec) => apply_catalog(writer, actor, spec, device_id, &mutation, cache).await,
             None => Err(ApiError::invalid("entity", "unknown_entity")),
         },
     };
@@ -389,8 +526,9 @@ async fn apply_catalog(
     spec: &'static EntitySpec,
     device_id: &str,
     mutation: &Mutation<'_>,
+    cache: &mut PushCache,
 ) -> Result<Value, ApiError> {
-    let existing = load(writer, spec.name, &mutation.record_id).await?;
+    let existing = cache.load(writer, spec.name, &mutation.record_id).await?;
     if !allows(actor.role, catalog_permission(spec, existing.is_none())) {
         return Err(ApiError::forbidden());
     }
@@ -466,7 +604,18 @@ async fn apply_catalog(
     };
 
     let columns = columns_of(spec, &values);
-    check_references(writer, spec, &columns).await?;
+    for (column, table) in spec.references {
+        let Some((_, SqlValue::Text(id))) = columns.iter().find(|(name, _)| name == column) else {
+            continue;
+        };
+        let live = cache
+            .load(writer, table, id)
+            .await?
+            .is_some_and(|row| row.get("deleted_at").is_none_or(Value::is_null));
+        if !live {
+            return Err(ApiError::invalid(*column, "invalid_reference"));
+        }
+    }
     check_unique(writer, spec, &mutation.record_id, &columns).await?;
     let version = writer.current_version().await? + 1;
     // The row keeps the newest clock that touched it.
