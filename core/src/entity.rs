@@ -376,7 +376,13 @@ pub fn client_fields(spec: &EntitySpec, row: &Map<String, Value>) -> Map<String,
 /// Turns a stored row into an API record: drops `tenant_id` and internal columns, and turns
 /// the 0/1 that D1 returns for boolean columns into JSON booleans.
 pub fn row_to_record(spec: &EntitySpec, mut row: Map<String, Value>) -> Value {
-    for internal in ["tenant_id", "hlc", "created_version", "created_device_id"] {
+    for internal in [
+        "tenant_id",
+        "hlc",
+        "created_version",
+        "created_device_id",
+        "updated_device_id",
+    ] {
         row.remove(internal);
     }
     for column in spec.columns {

@@ -84,16 +84,12 @@ impl Hlc {
         }
     }
 
-    /// Clamps a clock running more than [`MAX_CLOCK_AHEAD_MS`] ahead of `server_now_ms` to the
-    /// server's time, and says whether it did.
-    pub fn clamp_to(self, server_now_ms: i64) -> (Hlc, bool) {
+    /// Clamps a clock running more than [`MAX_CLOCK_AHEAD_MS`] ahead of `server_now_ms`, and
+    /// says whether it did. The clamped clock is the server's next tick after `last`, the
+    /// server's latest clock, so a fast device's successive edits keep their order.
+    pub fn clamp_to(self, server_now_ms: i64, last: Option<&Hlc>) -> (Hlc, bool) {
         if self.millis > server_now_ms + MAX_CLOCK_AHEAD_MS {
-            let clamped = Hlc {
-                millis: server_now_ms.clamp(0, MAX_MILLIS),
-                counter: self.counter,
-                node: self.node,
-            };
-            (clamped, true)
+            (Hlc::tick(last, server_now_ms, &self.node), true)
         } else {
             (self, false)
         }
@@ -171,10 +167,12 @@ mod tests {
     fn far_future_clock_is_clamped() {
         let now = 1_796_420_917_000;
         let ahead = Hlc::parse("1796424517000-0000-dev").unwrap();
-        let (clamped, was_clamped) = ahead.clamp_to(now);
+        let (clamped, was_clamped) = ahead.clone().clamp_to(now, None);
         assert!(was_clamped);
         assert_eq!(clamped.millis, now);
+        let (again, _) = ahead.clamp_to(now, Some(&clamped));
+        assert!(again > clamped, "a second clamped clock must come after the first");
         let near = Hlc::parse("1796421017000-0000-dev").unwrap();
-        assert!(!near.clone().clamp_to(now).1);
+        assert!(!near.clamp_to(now, None).1);
     }
 }

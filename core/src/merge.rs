@@ -97,6 +97,23 @@ impl Decision {
     }
 }
 
+/// Returns the base a pushed change merges from. When the pushing device wrote the stored
+/// version itself (its create, or its earlier push), nothing stored is news to it, so the
+/// change is not concurrent with anything. A deleted record keeps the device's own base, so
+/// an echoed create still cannot bring it back.
+pub fn effective_base(
+    base_version: Option<i64>,
+    stored_version: i64,
+    stored_deleted: bool,
+    written_by_pusher: bool,
+) -> Option<i64> {
+    if written_by_pusher && !stored_deleted {
+        Some(stored_version)
+    } else {
+        base_version
+    }
+}
+
 /// Compares stored and pushed values as the same column: D1 stores booleans as 0/1 and may
 /// hand whole numbers back as doubles.
 pub fn same_value(a: &Value, b: &Value) -> bool {
@@ -519,6 +536,14 @@ mod tests {
             hlc: &older,
         };
         assert_eq!(decide(Strategy::Lww, Some(&stored), None, &current), Decision::Delete);
+    }
+
+    #[test]
+    fn own_earlier_write_is_not_concurrent() {
+        assert_eq!(effective_base(None, 7, false, true), Some(7));
+        assert_eq!(effective_base(Some(3), 7, false, true), Some(7));
+        assert_eq!(effective_base(Some(3), 7, false, false), Some(3));
+        assert_eq!(effective_base(None, 7, true, true), None);
     }
 
     #[test]

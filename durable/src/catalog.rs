@@ -166,22 +166,25 @@ pub(crate) fn write_statements(
         if restore {
             sql.push_str("deleted_at = NULL, ");
         }
-        sql.push_str("version = ?, hlc = ?, updated_at = ?, sync_source = ? WHERE tenant_id = ? AND id = ?");
+        sql.push_str(
+            "version = ?, hlc = ?, updated_at = ?, sync_source = ?, updated_device_id = ? WHERE tenant_id = ? AND id = ?",
+        );
         let mut args: Vec<SqlValue> = values.iter().map(|(_, value)| value.clone()).collect();
         args.extend([
             db::int(stamp.version),
             db::text(&hlc),
             db::text(&now),
             db::text(stamp.sync_source),
+            db::opt_text(stamp.device_id),
             db::text(&writer.tenant_id),
             db::text(id),
         ]);
         (sql, args)
     } else {
         let names: Vec<&str> = values.iter().map(|(column, _)| *column).collect();
-        let placeholders = vec!["?"; names.len() + 9].join(", ");
+        let placeholders = vec!["?"; names.len() + 10].join(", ");
         let sql = format!(
-            "INSERT INTO {} (tenant_id, id, {}, version, hlc, created_version, created_device_id, created_at, updated_at, sync_source) VALUES ({placeholders})",
+            "INSERT INTO {} (tenant_id, id, {}, version, hlc, created_version, created_device_id, updated_device_id, created_at, updated_at, sync_source) VALUES ({placeholders})",
             spec.name,
             names.join(", "),
         );
@@ -191,6 +194,7 @@ pub(crate) fn write_statements(
             db::int(stamp.version),
             db::text(&hlc),
             db::int(stamp.version),
+            db::opt_text(stamp.device_id),
             db::opt_text(stamp.device_id),
             db::text(&now),
             db::text(&now),
@@ -241,7 +245,7 @@ pub(crate) fn delete_statement(
 ) -> Result<D1PreparedStatement, ApiError> {
     let now = now_rfc3339();
     let sql = format!(
-        "UPDATE {} SET deleted_at = ?, updated_at = ?, version = ?, hlc = ?, sync_source = ? WHERE tenant_id = ? AND id = ?",
+        "UPDATE {} SET deleted_at = ?, updated_at = ?, version = ?, hlc = ?, sync_source = ?, updated_device_id = ? WHERE tenant_id = ? AND id = ?",
         spec.name
     );
     db::statement(
@@ -253,6 +257,7 @@ pub(crate) fn delete_statement(
             db::int(stamp.version),
             db::text(stamp.hlc.to_string()),
             db::text(stamp.sync_source),
+            db::opt_text(stamp.device_id),
             db::text(&writer.tenant_id),
             db::text(id),
         ],

@@ -20,6 +20,10 @@ pub const TENANT_MIGRATIONS: &[Migration] = &[
         name: "0002_sync_engine.sql",
         sql: include_str!("../../migrations/tenant/0002_sync_engine.sql"),
     },
+    Migration {
+        name: "0003_last_writer.sql",
+        sql: include_str!("../../migrations/tenant/0003_last_writer.sql"),
+    },
 ];
 
 pub const CONTROL_MIGRATIONS: &[Migration] = &[Migration {

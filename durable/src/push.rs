@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use kasir_core::entity::{catalog_spec, client_fields, validate_fields, EntitySpec, Mode, SqlValue, UnknownFields};
 use kasir_core::error::{ApiError, Detail, ErrorCode};
 use kasir_core::hlc::Hlc;
-use kasir_core::merge::{decide, Decision, Incoming, Op, Stored};
+use kasir_core::merge::{decide, effective_base, Decision, Incoming, Op, Stored};
 use kasir_core::money::TaxSettings;
 use kasir_core::permissions::{allows, Permission};
 use kasir_core::validate::parse_uuid;
@@ -379,7 +379,7 @@ async fn apply_one(
     // conflict; the hub's clock then moves past what it accepted.
     let hlc = match mutation.hlc.take() {
         Some(hlc) => {
-            let (hlc, clamped) = hlc.clamp_to(now_millis());
+            let (hlc, clamped) = hlc.clamp_to(now_millis(), writer.memory.last_hlc.as_ref());
             if clamped {
                 worker::console_warn!(
                     "{}",
@@ -565,14 +565,26 @@ async fn apply_catalog(
         deleted: !row.get("deleted_at").is_none_or(Value::is_null),
         fields: &stored_fields,
     });
-    let base = match (&stored, mutation.base_version) {
-        (Some(_), Some(base_version)) => snapshot(writer, spec, &mutation.record_id, base_version).await?,
+    // A change of a version this device wrote itself merges from that version.
+    let base_version = match (&stored, &existing) {
+        (Some(stored), Some(row)) => effective_base(
+            mutation.base_version,
+            stored.version,
+            stored.deleted,
+            db::get_str(row, "updated_device_id") == Some(device_id),
+        ),
+        _ => mutation.base_version,
+    };
+    let base = match (&stored, base_version) {
+        (Some(stored), Some(base_version)) if base_version < stored.version => {
+            snapshot(writer, spec, &mutation.record_id, base_version).await?
+        }
         _ => None,
     };
     let hlc = mutation.hlc.clone().unwrap_or_else(|| writer.server_hlc());
     let incoming = Incoming {
         op: mutation.op,
-        base_version: mutation.base_version,
+        base_version,
         changes: &changes,
         hlc: &hlc,
     };
@@ -586,8 +598,14 @@ async fn apply_catalog(
 
     let (values, restore) = match &decision {
         Decision::Skip => {
-            // Deleting what is already gone (or never came) took effect as sent.
-            let status = if mutation.op == Op::Delete { "applied" } else { "merged" };
+            // Deleting what is already gone (or never came) took effect as sent; a delete that
+            // lost to a newer edit left the record live, so it merged.
+            let gone = stored.as_ref().is_none_or(|stored| stored.deleted);
+            let status = if mutation.op == Op::Delete && gone {
+                "applied"
+            } else {
+                "merged"
+            };
             let result = outcome(&mutation.id, status, stored_version, &ignored);
             return record_only(writer, device_id, &mutation.id, result).await;
         }

@@ -26,6 +26,10 @@ const SCHEMA_VERSION: i64 = 1;
 #[derive(Serialize, Deserialize)]
 struct SyncCursor {
     v: i64,
+    /// The newest purged version when the client's sync began or last caught up: a purge
+    /// after that removed tombstones the client has not seen unless `v` is past them.
+    #[serde(default)]
+    p: i64,
 }
 
 fn internal(error: worker::Error) -> ApiError {
@@ -95,16 +99,17 @@ pub async fn push(req: &mut Request, env: &Env, principal: &Principal, lang: Lan
 pub async fn pull(req: &Request, env: &Env, principal: &Principal) -> Result<Response, ApiError> {
     let query = Query::of(req);
     let limit = query.limit(500, 2000)?;
-    let after = match query.get("cursor") {
+    let given: Option<SyncCursor> = match query.get("cursor") {
         Some(text) => {
             let cursor: SyncCursor = decode_cursor(text).map_err(|_| ApiError::invalid("cursor", "invalid_cursor"))?;
-            if cursor.v < 0 {
+            if cursor.v < 0 || cursor.p < 0 {
                 return Err(ApiError::invalid("cursor", "invalid_cursor"));
             }
-            cursor.v
+            Some(cursor)
         }
-        None => 0,
+        None => None,
     };
+    let after = given.as_ref().map(|cursor| cursor.v).unwrap_or(0);
     let entities: Vec<&'static str> = match query.get("entities") {
         None => SYNCED_ENTITIES.to_vec(),
         Some(list) => {
@@ -123,8 +128,10 @@ pub async fn pull(req: &Request, env: &Env, principal: &Principal) -> Result<Res
     };
 
     let database = principal.tenant.db(env)?;
+    // A cursor has expired when tombstones were purged after its sync began and it has not
+    // yet passed them; a resync that began after the purge pages on undisturbed.
     let purged_version = purge_expired(env, principal).await?;
-    if query.get("cursor").is_some() && after < purged_version {
+    if given.is_some_and(|cursor| cursor.p < purged_version && cursor.v < purged_version) {
         return Err(ApiError::new(ErrorCode::CursorExpired));
     }
     let (changes, has_more) = read_changes(&database, &principal.tenant.id, after, Some(limit), &entities).await?;
@@ -153,7 +160,7 @@ pub async fn pull(req: &Request, env: &Env, principal: &Principal) -> Result<Res
         200,
         &json!({
             "changes": by_entity,
-            "cursor": encode_cursor(&SyncCursor { v: cursor }),
+            "cursor": encode_cursor(&SyncCursor { v: cursor, p: purged_version }),
             "has_more": has_more,
         }),
     )

@@ -235,6 +235,32 @@ fn required_str(response: &ApiResponse, value: &Value, name: &str) -> String {
     }
 }
 
+/// Returns a hybrid logical clock string for `device_id` at the current time
+/// moved by `offset_ms` (negative for the past). It shares the counter of
+/// [`hlc_now`], so values from one process never repeat.
+pub fn hlc_shifted(device_id: &str, offset_ms: i64) -> String {
+    let unix_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("system clock is after 1970")
+        .as_millis() as i64
+        + offset_ms;
+    let counter = HLC_COUNTER.fetch_add(1, Ordering::Relaxed) & 0xffff;
+    format!("{unix_ms:013}-{counter:04x}-{device_id}")
+}
+
+/// Sets the tenant's sync settings with `PATCH /v1/tenant {"sync": settings}`
+/// as `owner`, such as `{"strategies": {"products": "manual"}}`. Panics
+/// unless the server responds with 200, and returns the updated tenant.
+#[track_caller]
+pub fn set_sync_settings(api: &Api, owner: &Session, settings: Value) -> Value {
+    let response = api
+        .patch("/v1/tenant")
+        .bearer(&owner.access_token)
+        .json(&json!({"sync": settings}));
+    response.expect_status(200);
+    response.json.clone()
+}
+
 #[cfg(test)]
 mod tests {
     use super::{hlc_now, unique_code};
