@@ -19,13 +19,14 @@ export ESBUILD_BIN := $(NODE_BIN)/esbuild
 export WASM_OPT_BIN := $(NODE_BIN)/wasm-opt
 export PATH := $(CARGO_BIN):$(PATH)
 
-.PHONY: help setup build dev test test-unit test-integration demo lint clean
+.PHONY: help setup build dev test test-unit test-integration test-large demo lint clean
 
 help:
 	@echo "make dev      build and serve on 127.0.0.1:$(PORT) (state in $(PERSIST_DIR))"
 	@echo "make test     unit tests, then integration tests against a real wrangler dev"
 	@echo "make demo     replay a real bakery trading day (POS_LOG); starts a server unless one runs on PORT"
 	@echo "make lint     cargo fmt --check and clippy -D warnings"
+	@echo "make test-large  slow checks kept out of make test (100,000-product resync)"
 
 # --- set-up: each step runs only when its result is missing or outdated ---
 
@@ -74,8 +75,12 @@ test: test-unit test-integration
 test-unit:
 	cargo test -p kasir-core
 
+# Each test binary starts one wrangler dev; the slow binaries run under `make test-large`.
 test-integration: build
-	cargo test -p kasir-tests -- --test-threads=4
+	cargo test -p kasir-tests --lib --bins --test api --test sync_engine -- --test-threads=4
+
+test-large: build
+	cargo test -p kasir-tests --release --test large_sync -- --nocapture
 
 demo: build
 	./scripts/demo.sh

@@ -1,0 +1,162 @@
+//! Field merge (the default for products): concurrent edits of disjoint fields
+//! both survive, and a field both sides changed goes to the newer clock.
+
+use kasir_tests::fixtures::hlc_shifted;
+use kasir_tests::hlc_now;
+use serde_json::json;
+
+use crate::{
+    api, assert_status, current_cursor, edit_mutation, find_upserted, int_field, pull_to_end, push_one, read_record,
+    rest_new_product, sync_shop, MINUTE_MS,
+};
+
+#[test]
+fn disjoint_field_edits_both_survive() {
+    let shop = sync_shop("fmdisjoint");
+    let api = api();
+    let (id, base) = rest_new_product(&api, &shop.owner, "Kopi Susu", 22000);
+    let cursor = current_cursor(&api, &shop.owner);
+
+    let rename = push_one(
+        &api,
+        &shop.device_a,
+        edit_mutation(
+            "products",
+            &id,
+            base,
+            json!({"name": "Kopi Susu Gula Aren"}),
+            &hlc_now(shop.device_a.device()),
+        ),
+    );
+    // Older than the rename: under last writer wins this edit would lose.
+    let older_hlc = hlc_shifted(shop.device_b.device(), -MINUTE_MS);
+    let reprice = push_one(
+        &api,
+        &shop.device_b,
+        edit_mutation("products", &id, base, json!({"price": 24000}), &older_hlc),
+    );
+
+    assert_status(&rename, "applied");
+    assert_status(&reprice, "applied");
+    let (pages, _) = pull_to_end(&api, &shop.device_a, Some(&cursor), None);
+    let pulled =
+        find_upserted(&pages, "products", &id).unwrap_or_else(|| panic!("product {id} missing from {pages:?}"));
+    assert_eq!(pulled["name"], "Kopi Susu Gula Aren", "{pulled}");
+    assert_eq!(pulled["price"], json!(24000), "{pulled}");
+    assert_eq!(pulled["version"], reprice["version"], "{pulled}");
+    let stored = read_record(&api, &shop.owner, "products", &id);
+    assert_eq!(stored["name"], "Kopi Susu Gula Aren", "{stored}");
+    assert_eq!(stored["price"], json!(24000), "{stored}");
+}
+
+#[test]
+fn overlapping_field_older_clock_is_merged() {
+    let shop = sync_shop("fmolder");
+    let api = api();
+    let (id, base) = rest_new_product(&api, &shop.owner, "Teh Tarik", 12000);
+    let winner = push_one(
+        &api,
+        &shop.device_a,
+        edit_mutation(
+            "products",
+            &id,
+            base,
+            json!({"price": 15000}),
+            &hlc_now(shop.device_a.device()),
+        ),
+    );
+    assert_status(&winner, "applied");
+    let current = int_field(&winner, "version");
+
+    let older_hlc = hlc_shifted(shop.device_b.device(), -MINUTE_MS);
+    let loser = push_one(
+        &api,
+        &shop.device_b,
+        edit_mutation("products", &id, base, json!({"price": 13000}), &older_hlc),
+    );
+
+    assert_status(&loser, "merged");
+    assert_eq!(
+        int_field(&loser, "version"),
+        current,
+        "nothing changed, so no new version: {loser}"
+    );
+    let stored = read_record(&api, &shop.owner, "products", &id);
+    assert_eq!(stored["price"], json!(15000), "{stored}");
+    assert_eq!(int_field(&stored, "version"), current, "{stored}");
+}
+
+#[test]
+fn overlapping_field_newer_clock_wins() {
+    let shop = sync_shop("fmnewer");
+    let api = api();
+    let (id, base) = rest_new_product(&api, &shop.owner, "Es Jeruk", 10000);
+    let older_hlc = hlc_shifted(shop.device_a.device(), -MINUTE_MS);
+    let first = push_one(
+        &api,
+        &shop.device_a,
+        edit_mutation("products", &id, base, json!({"price": 11000}), &older_hlc),
+    );
+    assert_status(&first, "applied");
+
+    let second = push_one(
+        &api,
+        &shop.device_b,
+        edit_mutation(
+            "products",
+            &id,
+            base,
+            json!({"price": 11500}),
+            &hlc_now(shop.device_b.device()),
+        ),
+    );
+
+    assert_status(&second, "applied");
+    assert!(int_field(&second, "version") > int_field(&first, "version"), "{second}");
+    let stored = read_record(&api, &shop.owner, "products", &id);
+    assert_eq!(stored["price"], json!(11500), "{stored}");
+    assert_eq!(stored["version"], second["version"], "{stored}");
+}
+
+#[test]
+fn partly_stale_edit_keeps_its_disjoint_fields() {
+    let shop = sync_shop("fmpartial");
+    let api = api();
+    let (id, base) = rest_new_product(&api, &shop.owner, "Roti Sobek", 18000);
+    let winner = push_one(
+        &api,
+        &shop.device_a,
+        edit_mutation(
+            "products",
+            &id,
+            base,
+            json!({"price": 19000}),
+            &hlc_now(shop.device_a.device()),
+        ),
+    );
+    assert_status(&winner, "applied");
+    let current = int_field(&winner, "version");
+
+    let older_hlc = hlc_shifted(shop.device_b.device(), -MINUTE_MS);
+    let partial = push_one(
+        &api,
+        &shop.device_b,
+        edit_mutation(
+            "products",
+            &id,
+            base,
+            json!({"price": 17000, "unit": "bungkus"}),
+            &older_hlc,
+        ),
+    );
+
+    assert_status(&partial, "merged");
+    assert!(
+        int_field(&partial, "version") > current,
+        "the unit change needs a new version: {partial}"
+    );
+    let stored = read_record(&api, &shop.owner, "products", &id);
+    assert_eq!(stored["price"], json!(19000), "{stored}");
+    assert_eq!(stored["unit"], "bungkus", "{stored}");
+    assert_eq!(stored["version"], partial["version"], "{stored}");
+}
