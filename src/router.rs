@@ -9,7 +9,7 @@ use worker::{Env, Method, Request, Response};
 use crate::auth::{authenticate, authenticate_admin, Principal};
 use crate::context::RequestContext;
 use crate::http;
-use crate::routes::{admin, catalog, devices, sales, session, sync, tenant, users, watermelon};
+use crate::routes::{admin, catalog, devices, reports, sales, session, shifts, stock, sync, tenant, users, watermelon};
 
 const OPENAPI: &str = include_str!("../openapi.json");
 
@@ -86,6 +86,11 @@ async fn tenant_route(
             devices::dispatch(req, env, principal, method, rest).await
         }
 
+        (Method::Get, ["customers", id, "transactions"]) => {
+            require_module(principal, "customers")?;
+            principal.require(Permission::ReadCustomers)?;
+            sales::of_customer(req, env, principal, &path_id(id)?).await
+        }
         (_, [entity @ ("products" | "categories" | "customers" | "outlets"), rest @ ..]) => {
             let spec = kasir_core::entity::catalog_spec(entity).ok_or_else(ApiError::not_found)?;
             let (module, permission) = catalog_access(entity, method);
@@ -96,6 +101,24 @@ async fn tenant_route(
             catalog::dispatch(req, env, ctx, principal, spec, method, rest).await
         }
 
+        (_, ["shifts", rest @ ..]) => {
+            require_module(principal, "shifts")?;
+            shifts::dispatch(req, env, principal, method, rest).await
+        }
+        (Method::Get, ["reports", "daily"]) => {
+            require_module(principal, "reports")?;
+            principal.require(Permission::ReadReports)?;
+            reports::daily(req, env, principal).await
+        }
+        (Method::Get, ["reports", "summary"]) => {
+            require_module(principal, "reports")?;
+            principal.require(Permission::ReadReports)?;
+            reports::summary(req, env, principal).await
+        }
+        (_, ["stock", rest @ ..]) => {
+            require_module(principal, "inventory")?;
+            stock::dispatch(req, env, principal, method, rest).await
+        }
         (_, ["transactions", rest @ ..]) => {
             require_module(principal, "sales")?;
             sales::dispatch(req, env, principal, method, rest).await

@@ -24,6 +24,10 @@ pub const TENANT_MIGRATIONS: &[Migration] = &[
         name: "0003_last_writer.sql",
         sql: include_str!("../../migrations/tenant/0003_last_writer.sql"),
     },
+    Migration {
+        name: "0004_pos_domain.sql",
+        sql: include_str!("../../migrations/tenant/0004_pos_domain.sql"),
+    },
 ];
 
 pub const CONTROL_MIGRATIONS: &[Migration] = &[Migration {

@@ -3,8 +3,11 @@
 pub mod admin;
 pub mod catalog;
 pub mod devices;
+pub mod reports;
 pub mod sales;
 pub mod session;
+pub mod shifts;
+pub mod stock;
 pub mod sync;
 pub mod tenant;
 pub mod users;

