@@ -581,6 +581,36 @@ const MESSAGES: &[(&str, &str, &str)] = &[
         "Hanya server yang mencatat pergerakan stok jenis ini.",
     ),
     (
+        "exceeds_sold",
+        "The quantity is more than is left to refund on this sale.",
+        "Jumlah melebihi sisa yang dapat dikembalikan dari transaksi ini.",
+    ),
+    (
+        "untracked_product",
+        "This product does not track stock.",
+        "Produk ini tidak melacak stok.",
+    ),
+    (
+        "already_voided",
+        "This sale is already voided.",
+        "Transaksi ini sudah dibatalkan.",
+    ),
+    (
+        "void_after_refund",
+        "A sale with refunds cannot be voided; refund the rest instead.",
+        "Transaksi yang sudah ada retur tidak dapat dibatalkan; retur sisanya saja.",
+    ),
+    (
+        "payment_not_pending",
+        "This payment is not pending.",
+        "Pembayaran ini tidak berstatus menunggu.",
+    ),
+    (
+        "refund_replay_mismatch",
+        "A refund with this id exists with a different body.",
+        "Retur dengan id ini sudah ada dengan isi yang berbeda.",
+    ),
+    (
         "insert_only",
         "Records of this entity cannot be changed or deleted.",
         "Data entitas ini tidak dapat diubah atau dihapus.",

@@ -397,6 +397,24 @@ pub fn sale_hash(sale: &SaleInput) -> String {
     }))
 }
 
+/// Derives a stable UUID-shaped id from parts, for records the server writes on behalf of
+/// another (the stock movements of a sale line), so a replay derives the same id.
+pub fn derived_id(parts: &[&str]) -> String {
+    let digest = Sha256::digest(parts.join("\u{1f}").as_bytes());
+    let hex: String = digest.iter().take(16).map(|byte| format!("{byte:02x}")).collect();
+    // Version nibble 8 marks a custom (RFC 9562) UUID, variant bits 10.
+    let variant = ["8", "9", "a", "b"][usize::from(digest[8] & 0x03)];
+    format!(
+        "{}-{}-8{}-{}{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[13..16],
+        variant,
+        &hex[17..20],
+        &hex[20..32]
+    )
+}
+
 /// Hashes a body in canonical form (object keys sorted, no spaces) as lowercase hex.
 pub fn body_hash(body: &Value) -> String {
     // serde_json's default map keeps keys sorted, so `to_string` is canonical.
@@ -654,6 +672,14 @@ mod tests {
         let details = parse_sale(&body, UnknownFields::Reject).unwrap_err();
         assert_eq!(details[0].field, "receipt_no");
         assert_eq!(details[0].code, "invalid_format");
+    }
+
+    #[test]
+    fn derived_id_is_stable_uuid() {
+        let id = derived_id(&["sale-1", "0"]);
+        assert_eq!(id, derived_id(&["sale-1", "0"]));
+        assert_ne!(id, derived_id(&["sale-1", "1"]));
+        assert_eq!(crate::validate::parse_uuid(&id).as_deref(), Some(id.as_str()));
     }
 
     #[test]

@@ -9,8 +9,9 @@ mod catalog;
 pub mod conflicts;
 mod purge;
 mod push;
+pub mod returns;
 mod sale;
-mod stock;
+pub mod stock;
 
 use futures_util::lock::Mutex;
 use kasir_core::error::{ApiError, Lang};
@@ -130,6 +131,34 @@ impl TenantHub {
                 data,
             } => conflicts::resolve(&mut writer, &request.actor, &conflict_id, &resolution, data).await,
             Command::Purge { retention_seconds } => purge::purge_tombstones(&mut writer, retention_seconds).await,
+            Command::Void {
+                transaction_id,
+                void_id,
+                body,
+                shift_id,
+            } => {
+                returns::void(
+                    &mut writer,
+                    &request.actor,
+                    &transaction_id,
+                    &void_id,
+                    &body,
+                    shift_id.as_deref(),
+                )
+                .await
+            }
+            Command::Refund {
+                transaction_id,
+                body,
+                shift_id,
+            } => returns::refund(&mut writer, &request.actor, &transaction_id, &body, shift_id.as_deref()).await,
+            Command::ConfirmPayment {
+                transaction_id,
+                index,
+                body,
+            } => returns::confirm_payment(&mut writer, &transaction_id, index, &body).await,
+            Command::RecordMovement { body } => stock::record_movement(&mut writer, &request.actor, &body).await,
+            Command::Adjust { id, body } => stock::adjust(&mut writer, &request.actor, &id, &body).await,
         }
     }
 }

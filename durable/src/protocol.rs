@@ -96,6 +96,30 @@ pub enum Command {
         resolution: String,
         data: Option<Map<String, Value>>,
     },
+    /// Voids a whole sale; the Worker has checked who may.
+    Void {
+        transaction_id: String,
+        void_id: String,
+        body: Map<String, Value>,
+        /// The voiding user's open shift, recorded with the void.
+        shift_id: Option<String>,
+    },
+    /// Refunds lines of a sale.
+    Refund {
+        transaction_id: String,
+        body: Map<String, Value>,
+        shift_id: Option<String>,
+    },
+    /// Marks a pending payment of a sale paid.
+    ConfirmPayment {
+        transaction_id: String,
+        index: usize,
+        body: Map<String, Value>,
+    },
+    /// Records a purchase or a transfer from the REST API; `body` carries its `id`.
+    RecordMovement { body: Map<String, Value> },
+    /// Records a stock count as adjustment movements.
+    Adjust { id: String, body: Map<String, Value> },
     /// Hard-deletes tombstones deleted more than `retention_seconds` ago and records the
     /// newest purged version, below which pull cursors expire.
     Purge { retention_seconds: i64 },

@@ -4,7 +4,7 @@
 use kasir_core::entity::UnknownFields;
 use kasir_core::error::{ApiError, ErrorCode};
 use kasir_core::money::TaxSettings;
-use kasir_core::sale::{items_json, parse_sale, payments_json, price_sale, sale_hash, sale_record};
+use kasir_core::sale::{derived_id, items_json, parse_sale, payments_json, price_sale, sale_hash, sale_record};
 use serde_json::Value;
 use worker::D1PreparedStatement;
 
@@ -91,7 +91,11 @@ pub(crate) async fn insert_sale(
     }
     let product_ids: Vec<&str> = sale.items.iter().map(|item| item.product_id.as_str()).collect();
     let known = existing_ids(writer, "products", &product_ids).await?;
-    if let Some(index) = sale.items.iter().position(|item| !known.contains(&item.product_id)) {
+    if let Some(index) = sale
+        .items
+        .iter()
+        .position(|item| !known.iter().any(|(id, _)| *id == item.product_id))
+    {
         return Err(ApiError::invalid(
             format!("items[{index}].product_id"),
             "invalid_reference",
@@ -144,8 +148,39 @@ pub(crate) async fn insert_sale(
         ],
     )
     .map_err(internal)?];
+
+    // Each line of a product that tracks stock moves it out, under an id derived from the
+    // sale and the line, so the sale's replay can never move stock twice.
+    let mut last_version = version;
+    for (index, item) in sale.items.iter().enumerate() {
+        let tracked = known
+            .iter()
+            .any(|(id, track_stock)| *id == item.product_id && *track_stock);
+        if !tracked {
+            continue;
+        }
+        last_version += 1;
+        statements.push(crate::stock::movement_statement(
+            writer,
+            &crate::stock::NewMovement {
+                id: &derived_id(&[&sale.id, "sale", &index.to_string()]),
+                product_id: &item.product_id,
+                outlet_id: &sale.outlet_id,
+                qty_milli: -item.qty_milli,
+                kind: "sale",
+                ref_id: Some(&sale.id),
+                note: None,
+                created_at: &sale.created_at,
+                version: last_version,
+                sync_source,
+                device_id: Some(&sale.device_id),
+                user_id: &actor.user_id,
+                body_hash: "",
+            },
+        )?);
+    }
     statements.extend(extra);
-    writer.commit(statements, version).await?;
+    writer.commit(statements, last_version).await?;
 
     let stored = load(writer, "transactions", &sale.id)
         .await?
@@ -163,9 +198,9 @@ pub(crate) async fn insert_sale(
 /// Most values bound in one D1 statement; D1 allows 100.
 const MAX_BOUND_VALUES: usize = 90;
 
-/// Returns which of `ids` exist in `table` for the tenant, deleted or not, in one query per
-/// 90 distinct ids instead of one per id.
-async fn existing_ids(writer: &Writer<'_>, table: &str, ids: &[&str]) -> Result<Vec<String>, ApiError> {
+/// Returns which of the product `ids` exist for the tenant, deleted or not, with whether each
+/// tracks stock, in one query per 90 distinct ids instead of one per id.
+async fn existing_ids(writer: &Writer<'_>, table: &str, ids: &[&str]) -> Result<Vec<(String, bool)>, ApiError> {
     let mut distinct: Vec<&str> = ids.to_vec();
     distinct.sort_unstable();
     distinct.dedup();
@@ -173,11 +208,15 @@ async fn existing_ids(writer: &Writer<'_>, table: &str, ids: &[&str]) -> Result<
     for chunk in distinct.chunks(MAX_BOUND_VALUES) {
         let placeholders = vec!["?"; chunk.len()].join(", ");
         // `table` is a constant of the caller.
-        let sql = format!("SELECT id FROM {table} WHERE tenant_id = ? AND id IN ({placeholders})");
+        let sql = format!("SELECT id, track_stock FROM {table} WHERE tenant_id = ? AND id IN ({placeholders})");
         let mut args = vec![db::text(&writer.tenant_id)];
         args.extend(chunk.iter().map(|id| db::text(*id)));
         let rows = db::all(&writer.db, &sql, &args).await.map_err(internal)?;
-        found.extend(rows.iter().filter_map(|row| db::get_str(row, "id")).map(str::to_string));
+        for row in &rows {
+            if let Some(id) = db::get_str(row, "id") {
+                found.push((id.to_string(), db::get_i64(row, "track_stock").unwrap_or(0) != 0));
+            }
+        }
     }
     Ok(found)
 }

@@ -41,6 +41,17 @@ pub async fn dispatch(
         }
         (Method::Get, []) => list(req, env, principal).await,
         (Method::Get, [id]) => http::json(200, &find(env, principal, &path_id(id)?).await?),
+        (Method::Post, [id, "void"]) => void(req, env, principal, &path_id(id)?).await,
+        (Method::Post, [id, "refunds"]) => {
+            principal.require(Permission::Refund)?;
+            refund(req, env, principal, &path_id(id)?).await
+        }
+        (Method::Get, [id, "refunds"]) => returns_of(env, principal, &path_id(id)?).await,
+        (Method::Post, [id, "payments", index, "confirm"]) => {
+            principal.require(Permission::CreateSales)?;
+            let index = index.parse::<usize>().map_err(|_| ApiError::not_found())?;
+            confirm(req, env, principal, &path_id(id)?, index).await
+        }
         _ => Err(ApiError::not_found()),
     }
 }
@@ -138,6 +149,18 @@ async fn list(req: &Request, env: &Env, principal: &Principal) -> Result<Respons
         sql.push_str(" AND status = ?");
         args.push(db::text(status));
     }
+    page_of_sales(env, principal, &query, sql, args, limit).await
+}
+
+/// Runs a sales query newest first, a page at a time.
+async fn page_of_sales(
+    env: &Env,
+    principal: &Principal,
+    query: &Query,
+    mut sql: String,
+    mut args: Vec<kasir_core::entity::SqlValue>,
+    limit: i64,
+) -> Result<Response, ApiError> {
     if let Some(text) = query.get("cursor") {
         let cursor: SaleCursor = decode_cursor(text).map_err(|_| ApiError::invalid("cursor", "invalid_cursor"))?;
         sql.push_str(" AND (created_at_ms < ? OR (created_at_ms = ? AND id < ?))");
@@ -162,7 +185,94 @@ async fn list(req: &Request, env: &Env, principal: &Principal) -> Result<Respons
     http::json(200, &json!({ "items": items, "next_cursor": next_cursor }))
 }
 
+/// The caller's open shift, if any.
+async fn open_shift(env: &Env, principal: &Principal) -> Result<Option<String>, ApiError> {
+    crate::routes::shifts::open_shift_of(&principal.tenant.db(env)?, &principal.tenant.id, &principal.user_id).await
+}
+
+/// `POST /v1/transactions/{id}/void`: owners and admins void any sale; a kasir only its own
+/// sale made in its open shift (another's sale reads as missing).
+async fn void(req: &mut Request, env: &Env, principal: &Principal, id: &str) -> Result<Response, ApiError> {
+    let body = http::read_object(req).await?;
+    let shift_id = open_shift(env, principal).await?;
+    if !principal.can(Permission::VoidAnySale) {
+        principal.require(Permission::VoidOwnSale)?;
+        let sale = find(env, principal, id).await?;
+        let in_open_shift = shift_id.is_some() && sale["shift_id"].as_str() == shift_id.as_deref();
+        if !in_open_shift {
+            return Err(ApiError::forbidden());
+        }
+    }
+    let command = Command::Void {
+        transaction_id: id.to_string(),
+        void_id: crate::crypto::new_uuid().map_err(internal)?,
+        body,
+        shift_id,
+    };
+    let record = hub::call(env, &principal.tenant, principal.actor(), command).await?;
+    http::json(201, &record)
+}
+
+/// `POST /v1/transactions/{id}/refunds`.
+async fn refund(req: &mut Request, env: &Env, principal: &Principal, id: &str) -> Result<Response, ApiError> {
+    let body = http::read_object(req).await?;
+    let shift_id = open_shift(env, principal).await?;
+    let command = Command::Refund {
+        transaction_id: id.to_string(),
+        body,
+        shift_id,
+    };
+    let mut record = hub::call(env, &principal.tenant, principal.actor(), command).await?;
+    let replayed = record
+        .as_object_mut()
+        .and_then(|record| record.remove("replayed"))
+        .is_some();
+    http::json(if replayed { 200 } else { 201 }, &record)
+}
+
+/// `GET /v1/transactions/{id}/refunds`: the voids and refunds of a sale.
+async fn returns_of(env: &Env, principal: &Principal, id: &str) -> Result<Response, ApiError> {
+    find(env, principal, id).await?;
+    let rows = db::all(
+        &principal.tenant.db(env)?,
+        "SELECT * FROM sale_returns WHERE tenant_id = ? AND transaction_id = ? ORDER BY created_at_ms, id",
+        &[db::text(&principal.tenant.id), db::text(id)],
+    )
+    .await
+    .map_err(internal)?;
+    let items: Vec<Value> = rows.into_iter().map(kasir_durable::returns::return_record).collect();
+    http::json(200, &json!({ "items": items, "next_cursor": null }))
+}
+
+/// `POST /v1/transactions/{id}/payments/{index}/confirm`.
+async fn confirm(
+    req: &mut Request,
+    env: &Env,
+    principal: &Principal,
+    id: &str,
+    index: usize,
+) -> Result<Response, ApiError> {
+    let body = http::read_object(req).await?;
+    find(env, principal, id).await?;
+    let command = Command::ConfirmPayment {
+        transaction_id: id.to_string(),
+        index,
+        body,
+    };
+    let sale = hub::call(env, &principal.tenant, principal.actor(), command).await?;
+    http::json(200, &sale)
+}
+
 /// `GET /v1/customers/{id}/transactions`: a customer's purchase history, newest first.
-pub async fn of_customer(_req: &Request, _env: &Env, _principal: &Principal, _id: &str) -> Result<Response, ApiError> {
-    Err(ApiError::not_found())
+pub async fn of_customer(req: &Request, env: &Env, principal: &Principal, id: &str) -> Result<Response, ApiError> {
+    crate::routes::catalog::find(env, principal, &kasir_core::entity::CUSTOMERS, id).await?;
+    let query = Query::of(req);
+    let limit = query.limit(50, 500)?;
+    let mut sql = String::from("SELECT * FROM transactions WHERE tenant_id = ? AND customer_id = ?");
+    let mut args = vec![db::text(&principal.tenant.id), db::text(id)];
+    if let Some(user_id) = visible_user(principal)? {
+        sql.push_str(" AND user_id = ?");
+        args.push(db::text(user_id));
+    }
+    page_of_sales(env, principal, &query, sql, args, limit).await
 }
