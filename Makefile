@@ -77,7 +77,7 @@ test-unit:
 
 # Each test binary starts one wrangler dev; the slow binaries run under `make test-large`.
 test-integration: build
-	cargo test -p kasir-tests --lib --bins --test api --test sync_engine -- --test-threads=4
+	cargo test -p kasir-tests --lib --bins --test api --test sync_engine --test shifts -- --test-threads=4
 
 test-large: build
 	cargo test -p kasir-tests --release --test large_sync -- --nocapture

@@ -7,6 +7,7 @@ mod crypto;
 mod directory;
 mod http;
 mod hub;
+mod jobs;
 mod login_limit;
 mod router;
 mod routes;
@@ -61,6 +62,12 @@ fn finish_headers(response: &mut Response, request_id: &str) {
     let _ = headers.set("x-content-type-options", "nosniff");
     let _ = headers.set("referrer-policy", "no-referrer");
     let _ = headers.set("x-frame-options", "DENY");
+}
+
+#[event(queue)]
+async fn queue(batch: worker::MessageBatch<jobs::JobMessage>, env: Env, _ctx: Context) -> worker::Result<()> {
+    jobs::consume(batch, env).await;
+    Ok(())
 }
 
 #[event(fetch)]

@@ -9,7 +9,10 @@ use worker::{Env, Method, Request, Response};
 use crate::auth::{authenticate, authenticate_admin, Principal};
 use crate::context::RequestContext;
 use crate::http;
-use crate::routes::{admin, catalog, devices, reports, sales, session, shifts, stock, sync, tenant, users, watermelon};
+use crate::routes::{
+    admin, catalog, devices, jobs as jobs_route, reports, sales, session, shifts, stock, sync, tenant, users,
+    watermelon,
+};
 
 const OPENAPI: &str = include_str!("../openapi.json");
 
@@ -66,6 +69,7 @@ async fn tenant_route(
 ) -> Result<Response, ApiError> {
     match (method, segments) {
         (Method::Get, ["me"]) => session::me(env, principal).await,
+        (Method::Get, ["jobs", id]) => jobs_route::show(env, principal, &path_id(id)?).await,
         (Method::Post, ["auth", "logout"]) => session::logout(env, principal).await,
 
         (Method::Get, ["tenant"]) => {

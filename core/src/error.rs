@@ -611,6 +611,16 @@ const MESSAGES: &[(&str, &str, &str)] = &[
         "Retur dengan id ini sudah ada dengan isi yang berbeda.",
     ),
     (
+        "shift_already_open",
+        "This user already has an open shift. Close it before opening another.",
+        "Pengguna ini masih punya shift yang terbuka. Tutup dulu sebelum membuka yang baru.",
+    ),
+    (
+        "shift_closed",
+        "This shift is already closed.",
+        "Shift ini sudah ditutup.",
+    ),
+    (
         "insert_only",
         "Records of this entity cannot be changed or deleted.",
         "Data entitas ini tidak dapat diubah atau dihapus.",
@@ -619,6 +629,31 @@ const MESSAGES: &[(&str, &str, &str)] = &[
         "unknown_entity",
         "This entity does not sync.",
         "Entitas ini tidak disinkronkan.",
+    ),
+    (
+        "multipart_required",
+        "The body must be multipart/form-data with a file in the `file` field.",
+        "Isi permintaan harus multipart/form-data dengan berkas pada isian `file`.",
+    ),
+    (
+        "unsupported_file_type",
+        "The file's content is not an allowed type: PNG, JPEG or WebP for logo and product, PDF or CSV (UTF-8 text, .csv name) for doc.",
+        "Isi berkas bukan tipe yang diizinkan: PNG, JPEG, atau WebP untuk logo dan produk; PDF atau CSV (teks UTF-8, nama .csv) untuk dokumen.",
+    ),
+    (
+        "file_too_large",
+        "The file is larger than its kind allows (sizes in bytes).",
+        "Berkas lebih besar dari batas untuk jenisnya (ukuran dalam byte).",
+    ),
+    (
+        "empty_file",
+        "The file is empty.",
+        "Berkas kosong.",
+    ),
+    (
+        "storage_quota",
+        "This upload would take the shop past the storage quota of its plan (sizes in bytes).",
+        "Unggahan ini melebihi kuota penyimpanan paket toko (ukuran dalam byte).",
     ),
 ];
 

@@ -111,7 +111,8 @@ pub struct ClosingFigures {
 
 /// Computes the expected cash and the totals per method of a shift.
 ///
-/// `sales` are the shift's sales that are not voided; `refunds` are the refunds of those sales.
+/// `sales` are the shift's sales that are not voided, and `refunds` are the refunds of those
+/// sales.
 ///
 /// # Errors
 /// [`ShiftError::TooLarge`] when a figure leaves the JSON-safe integer range.
@@ -308,7 +309,7 @@ mod tests {
 
         let figures = shift_figures(0, &sales, &refunds).expect("fits");
 
-        // 60,000 − 8,000 − 15,000 = 37,000; the card refund does not count.
+        // 60,000 − 8,000 − 15,000 = 37,000. The card refund does not count.
         assert_eq!(figures.expected_cash, 37_000);
     }
 

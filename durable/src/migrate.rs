@@ -28,12 +28,22 @@ pub const TENANT_MIGRATIONS: &[Migration] = &[
         name: "0004_pos_domain.sql",
         sql: include_str!("../../migrations/tenant/0004_pos_domain.sql"),
     },
+    Migration {
+        name: "0005_files.sql",
+        sql: include_str!("../../migrations/tenant/0005_files.sql"),
+    },
 ];
 
-pub const CONTROL_MIGRATIONS: &[Migration] = &[Migration {
-    name: "0001_tenant_directory.sql",
-    sql: include_str!("../../migrations/control/0001_tenant_directory.sql"),
-}];
+pub const CONTROL_MIGRATIONS: &[Migration] = &[
+    Migration {
+        name: "0001_tenant_directory.sql",
+        sql: include_str!("../../migrations/control/0001_tenant_directory.sql"),
+    },
+    Migration {
+        name: "0002_jobs.sql",
+        sql: include_str!("../../migrations/control/0002_jobs.sql"),
+    },
+];
 
 /// The schema version a tenant database has after every embedded migration.
 pub const TENANT_SCHEMA_VERSION: i64 = TENANT_MIGRATIONS.len() as i64;

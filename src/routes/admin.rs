@@ -40,6 +40,9 @@ pub async fn dispatch(
             http::json(200, &body)
         }
         (Method::Patch, ["tenants", code]) => update(req, env, code).await,
+        (Method::Get, ["jobs"]) => crate::routes::jobs::admin_list(req, env).await,
+        (Method::Get, ["jobs", id]) => crate::routes::jobs::admin_show(env, &crate::router::path_id(id)?).await,
+        (Method::Get, ["outbox"]) => crate::routes::jobs::outbox(req, env).await,
         _ => Err(ApiError::not_found()),
     }
 }
@@ -370,6 +373,19 @@ async fn provision(req: &mut Request, env: &Env, ctx: &mut RequestContext) -> Re
 
     let tenant = find(env, &request.code).await?;
     directory::forget(&tenant);
+    let welcome = json!({
+        "template": "owner_welcome",
+        "to": request.owner_email,
+        "locale": tenant.locale,
+        "data": { "tenant_name": tenant.name, "tenant_code": tenant.code, "name": request.owner_name },
+    });
+    // The shop exists whether or not the email could be queued; a failure is logged.
+    if let Err(error) = crate::jobs::enqueue(env, Some(&tenant), "email", None, welcome, Some(&owner_id)).await {
+        worker::console_error!(
+            "{}",
+            json!({ "event": "welcome_email_not_queued", "tenant": tenant.code, "error": error.to_string() })
+        );
+    }
     http::json(
         201,
         &json!({

@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod catalog;
 pub mod devices;
+pub mod jobs;
 pub mod reports;
 pub mod sales;
 pub mod session;

@@ -126,7 +126,7 @@ fn amount_field(body: &Map<String, Value>, field: &str, details: &mut Vec<Detail
     }
 }
 
-/// Reads a UUID field; `required` decides whether a missing one is a detail.
+/// Reads a UUID field. A missing one is a `required` detail only when `required` is set.
 fn uuid_field(body: &Map<String, Value>, field: &str, required: bool, details: &mut Vec<Detail>) -> Option<String> {
     match body.get(field) {
         None | Some(Value::Null) => {
@@ -150,7 +150,7 @@ fn uuid_field(body: &Map<String, Value>, field: &str, required: bool, details: &
 }
 
 /// `POST /v1/shifts {id?, outlet_id, opening_float}`: opens a shift for the caller on the
-/// token's device. A client may send its own `id`, so a retried open answers 200 with the
+/// token's device. A client may send its own `id`, so a retried open returns 200 with the
 /// stored shift instead of a conflict.
 async fn open(req: &mut Request, database: &D1Database, principal: &Principal) -> Result<Response, ApiError> {
     let body = http::read_object(req).await?;
@@ -202,7 +202,7 @@ async fn open(req: &mut Request, database: &D1Database, principal: &Principal) -
     .await;
     let changes = match inserted {
         Ok(result) => changed_rows(&result)?,
-        // The same client id sent twice at once: the loser answers like a replay.
+        // The same client id sent twice at once. The request that lost the insert is a replay.
         Err(error) if db::is_unique_violation(&error) => {
             return match replay(database, principal, &id, &outlet_id, opening_float).await? {
                 Some(stored) => http::json(200, &Value::Object(stored)),
@@ -274,8 +274,8 @@ async fn check_outlet(database: &D1Database, principal: &Principal, outlet_id: &
 }
 
 /// `GET /v1/shifts`: newest first, filtered by `status`, `outlet_id` and `user_id`. A kasir
-/// sees only its own shifts. Open shifts carry no running figures here; read one shift for
-/// those.
+/// lists only its own shifts. Open shifts carry no running figures here, so read one shift
+/// for those.
 async fn list(req: &Request, database: &D1Database, principal: &Principal) -> Result<Response, ApiError> {
     let query = Query::of(req);
     let limit = query.limit(50, 500)?;
@@ -356,7 +356,8 @@ async fn show(database: &D1Database, principal: &Principal, id: &str) -> Result<
     http::json(200, &Value::Object(shift))
 }
 
-/// `POST /v1/shifts/{id}/close {counted_cash}`: stores the closing figures and answers the shift.
+/// `POST /v1/shifts/{id}/close {counted_cash}`: stores the closing figures and returns the
+/// closed shift.
 async fn close(
     req: &mut Request,
     database: &D1Database,
@@ -412,7 +413,7 @@ async fn close(
 }
 
 /// Computes a shift's figures from its sales that are not voided and the refunds of those
-/// sales, whenever and by whoever each refund was issued.
+/// sales, whatever the time or the user of each refund.
 async fn running_figures(
     database: &D1Database,
     tenant_id: &str,

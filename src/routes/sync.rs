@@ -99,6 +99,13 @@ pub async fn push(req: &mut Request, env: &Env, principal: &Principal, lang: Lan
 pub async fn pull(req: &Request, env: &Env, principal: &Principal) -> Result<Response, ApiError> {
     let query = Query::of(req);
     let limit = query.limit(500, 2000)?;
+    // A client names the schema it reads; one the server does not know gets a clear error
+    // instead of records with columns it would drop.
+    if let Some(version) = query.get("schema_version") {
+        if version.parse::<i64>().ok() != Some(SCHEMA_VERSION) {
+            return Err(ApiError::new(ErrorCode::UnsupportedSchemaVersion));
+        }
+    }
     let given: Option<SyncCursor> = match query.get("cursor") {
         Some(text) => {
             let cursor: SyncCursor = decode_cursor(text).map_err(|_| ApiError::invalid("cursor", "invalid_cursor"))?;

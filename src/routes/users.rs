@@ -29,7 +29,7 @@ pub async fn dispatch(
     let database = principal.tenant.db(env)?;
     match (method, segments) {
         (Method::Get, []) => list(&database, principal).await,
-        (Method::Post, []) => create(req, &database, principal).await,
+        (Method::Post, []) => create(req, env, &database, principal).await,
         (Method::Get, [id]) => {
             let user = find(&database, principal, &path_id(id)?).await?;
             http::json(200, &Value::Object(user))
@@ -79,7 +79,12 @@ fn check_email(email: &str, details: &mut Vec<Detail>) {
     }
 }
 
-async fn create(req: &mut Request, database: &D1Database, principal: &Principal) -> Result<Response, ApiError> {
+async fn create(
+    req: &mut Request,
+    env: &Env,
+    database: &D1Database,
+    principal: &Principal,
+) -> Result<Response, ApiError> {
     let body = http::read_object(req).await?;
     let mut details = Vec::new();
     http::reject_unknown(&body, &["email", "name", "password", "role"], &mut details);
@@ -125,6 +130,32 @@ async fn create(req: &mut Request, database: &D1Database, principal: &Principal)
         Ok(()) => {}
     }
     let user = find(database, principal, &id).await?;
+    let invitation = json!({
+        "template": "user_invited",
+        "to": email,
+        "locale": principal.tenant.locale,
+        "data": {
+            "tenant_name": principal.tenant.name,
+            "tenant_code": principal.tenant.code,
+            "name": name.trim(),
+            "role": role.as_str(),
+        },
+    });
+    if let Err(error) = crate::jobs::enqueue(
+        env,
+        Some(&principal.tenant),
+        "email",
+        None,
+        invitation,
+        Some(&principal.user_id),
+    )
+    .await
+    {
+        worker::console_error!(
+            "{}",
+            json!({ "event": "invitation_not_queued", "tenant": principal.tenant.code, "error": error.to_string() })
+        );
+    }
     http::json(201, &Value::Object(user))
 }
 

@@ -1,18 +1,16 @@
-//! Reports of a hand-worked trading day in WIB (UTC+7), with the day before and after.
+//! Reports of a hand-worked trading day in WIB (UTC+7), with the day before and the day
+//! after. Prices: kopi 15,000, roti 8,000, gula 17,500 a kilogram. Tax is off.
 //!
-//! Prices: kopi 15,000, roti 8,000, gula 17,500 a kilogram. Tax is off.
-//!
-//! | sale | local time          | cashier | lines                     | figures                               | payments                    | status    |
-//! |------|---------------------|---------|---------------------------|---------------------------------------|-----------------------------|-----------|
-//! | S0   | 2025-11-13 23:59:59 | Sari    | 2 roti                    | gross 16,000, total 16,000            | cash 20,000, change 4,000   | completed |
-//! | S1   | 2025-11-14 08:15:00 | Sari    | 2 kopi, 1 roti            | gross 38,000, total 38,000            | cash 50,000, change 12,000  | completed |
-//! | S2   | 2025-11-14 09:40:00 | Budi    | 1.5 kg gula, line disc 250| gross 26,250, sale disc 1,000, total 25,000 | qris 10,000 pending, cash 20,000, change 5,000 | completed |
-//! | S3   | 2025-11-14 12:05:00 | Sari    | 3 roti                    | total 24,000                          | card 24,000                 | voided    |
-//! | S4   | 2025-11-14 23:30:00 | Budi    | 1 kopi, 2 roti            | gross 31,000, total 31,000            | transfer 31,000             | partially_refunded |
-//! | S5   | 2025-11-15 00:10:00 | Sari    | 1 kopi                    | total 15,000                          | cash 15,000                 | completed |
-//!
-//! Refunds: R0 at 2025-11-14 10:20 returns 8,000 (one roti of S0, Sari's sale of the day
-//! before). R4 at 2025-11-14 23:45 returns 8,000 (one roti of S4, Budi's).
+//! - S0, 2025-11-13 23:59:59, Sari: 2 roti = 16,000. Cash 20,000, change 4,000.
+//! - S1, 2025-11-14 08:15:00, Sari: 2 kopi + 1 roti = 38,000. Cash 50,000, change 12,000.
+//! - S2, 2025-11-14 09:40:00, Budi: 1.5 kg gula = 26,250, less a line discount of 250 and a
+//!   sale discount of 1,000, so the total is 25,000. QRIS 10,000 (pending) and cash 20,000,
+//!   change 5,000.
+//! - S3, 2025-11-14 12:05:00, Sari: 3 roti = 24,000 by card, voided.
+//! - S4, 2025-11-14 23:30:00, Budi: 1 kopi + 2 roti = 31,000 by transfer, partially refunded.
+//! - S5, 2025-11-15 00:10:00, Sari: 1 kopi = 15,000 in cash.
+//! - R0, 2025-11-14 10:20:00: refund of 8,000, one roti of S0 (Sari's sale of the day before).
+//! - R4, 2025-11-14 23:45:00: refund of 8,000, one roti of S4 (Budi's).
 
 use std::collections::HashMap;
 
@@ -173,8 +171,11 @@ fn daily(date: &str) -> DailyReport {
     builder_for(range).daily(&product_names())
 }
 
-fn hour(report_hours: &[HourRow], hour: u32) -> &HourRow {
-    &report_hours[hour as usize]
+/// Returns `(count, net)` of local hour `hour`.
+fn hour(by_hour: &[HourRow], hour: u32) -> (i64, i64) {
+    let row = &by_hour[hour as usize];
+    assert_eq!(row.hour, hour, "by_hour is out of order");
+    (row.count, row.net)
 }
 
 #[test]
@@ -246,12 +247,12 @@ fn daily_hours_are_local_and_add_up() {
 
     assert_eq!(hours.len(), 24);
     assert!(hours.iter().enumerate().all(|(index, row)| row.hour as usize == index));
-    assert_eq!(*hour(hours, 8), HourRow { hour: 8, count: 1, net: 38000 });
-    assert_eq!(*hour(hours, 9), HourRow { hour: 9, count: 1, net: 25000 });
-    assert_eq!(*hour(hours, 10), HourRow { hour: 10, count: 0, net: -8000 });
-    assert_eq!(*hour(hours, 12), HourRow { hour: 12, count: 0, net: 0 });
-    assert_eq!(*hour(hours, 23), HourRow { hour: 23, count: 1, net: 31000 - 8000 });
-    assert_eq!(*hour(hours, 0), HourRow { hour: 0, count: 0, net: 0 });
+    assert_eq!(hour(hours, 8), (1, 38000));
+    assert_eq!(hour(hours, 9), (1, 25000));
+    assert_eq!(hour(hours, 10), (0, -8000));
+    assert_eq!(hour(hours, 12), (0, 0));
+    assert_eq!(hour(hours, 23), (1, 31000 - 8000));
+    assert_eq!(hour(hours, 0), (0, 0));
     let count: i64 = hours.iter().map(|row| row.count).sum();
     let net: i64 = hours.iter().map(|row| row.net).sum();
     assert_eq!(count, report.figures.count);
@@ -295,7 +296,7 @@ fn sale_after_local_midnight_counts_next_day() {
     assert_eq!(report.figures.count, 1);
     assert_eq!(report.figures.total, 15000);
     assert_eq!(report.figures.refunds, 0);
-    assert_eq!(*hour(&report.breakdowns.by_hour, 0), HourRow { hour: 0, count: 1, net: 15000 });
+    assert_eq!(hour(&report.breakdowns.by_hour, 0), (1, 15000));
 }
 
 #[test]
@@ -304,7 +305,7 @@ fn sale_one_second_before_midnight_counts_that_day() {
 
     assert_eq!(report.figures.count, 1);
     assert_eq!(report.figures.total, 16000);
-    assert_eq!(hour(&report.breakdowns.by_hour, 23).count, 1);
+    assert_eq!(hour(&report.breakdowns.by_hour, 23), (1, 16000));
 }
 
 #[test]
@@ -320,8 +321,8 @@ fn zone_offset_moves_late_sale_to_next_day() {
 
     assert_eq!(report.figures.count, 2);
     assert_eq!(report.figures.total, 31000 + 15000);
-    assert_eq!(hour(&report.breakdowns.by_hour, 0).count, 1);
-    assert_eq!(hour(&report.breakdowns.by_hour, 1).count, 1);
+    assert_eq!(hour(&report.breakdowns.by_hour, 0), (1, 31000));
+    assert_eq!(hour(&report.breakdowns.by_hour, 1), (1, 15000));
 }
 
 #[test]
@@ -374,8 +375,7 @@ fn summary_breakdowns_cover_whole_range() {
     let sari = breakdowns.by_cashier.iter().find(|row| row.user_id == SARI).unwrap();
     assert_eq!(sari.count, 3);
     assert_eq!(sari.net, 38000 + 16000 + 15000 - 8000);
-    assert_eq!(hour(&breakdowns.by_hour, 23).count, 2);
-    assert_eq!(hour(&breakdowns.by_hour, 23).net, 16000 + 31000 - 8000);
+    assert_eq!(hour(&breakdowns.by_hour, 23), (2, 16000 + 31000 - 8000));
     let ranked: Vec<(&str, i64)> = breakdowns
         .top_products
         .iter()
@@ -388,8 +388,16 @@ fn summary_breakdowns_cover_whole_range() {
 fn top_products_stop_at_ten() {
     let range = DayRange::day(Some("2025-11-14")).unwrap();
     let mut builder = ReportBuilder::new(range, WIB_OFFSET_HOURS);
-    let items = (1..=12).map(|n| line(&format!("p-{n:02}"), n * 1000, n * 1000)).collect();
-    builder.add_sale(&sale("S", "2025-11-14 10:00:00", SARI, items, vec![payment("cash", 78000)]));
+    let items = (1..=12)
+        .map(|n| line(&format!("p-{n:02}"), n * 1000, n * 1000))
+        .collect();
+    builder.add_sale(&sale(
+        "S",
+        "2025-11-14 10:00:00",
+        SARI,
+        items,
+        vec![payment("cash", 78000)],
+    ));
 
     let ids = builder.top_product_ids();
 
@@ -402,7 +410,13 @@ fn top_products_tie_on_qty_and_net_sorts_by_id() {
     let range = DayRange::day(Some("2025-11-14")).unwrap();
     let mut builder = ReportBuilder::new(range, WIB_OFFSET_HOURS);
     let items = vec![line("p-b", 1000, 5000), line("p-a", 1000, 5000)];
-    builder.add_sale(&sale("S", "2025-11-14 10:00:00", SARI, items, vec![payment("cash", 10000)]));
+    builder.add_sale(&sale(
+        "S",
+        "2025-11-14 10:00:00",
+        SARI,
+        items,
+        vec![payment("cash", 10000)],
+    ));
 
     assert_eq!(builder.top_product_ids(), ["p-a", "p-b"]);
 }

@@ -32,11 +32,9 @@ pub async fn push(req: &mut Request, env: &Env, principal: &Principal, lang: Lan
     let query = Query::of(req);
     let body = http::read_json(req, MAX_PUSH_BYTES).await?;
     let (changes, body_last_pulled_at) = split_push_body(body)?;
-    let last_pulled_at = match query.get("last_pulled_at") {
-        Some(text) => parse_last_pulled_at(Some(text))?,
-        None => body_last_pulled_at,
-    }
-    .ok_or_else(|| ApiError::invalid("last_pulled_at", "required"))?;
+    let last_pulled_at = parse_last_pulled_at(query.get("last_pulled_at"))?
+        .or(body_last_pulled_at)
+        .ok_or_else(|| ApiError::invalid("last_pulled_at", "required"))?;
 
     let plan = plan_push(&device_id, &changes, last_pulled_at)?;
     let mut rejected = Rejections::default();
@@ -51,10 +49,10 @@ pub async fn push(req: &mut Request, env: &Env, principal: &Principal, lang: Lan
             mutations: slice.to_vec(),
             server_clock: true,
         };
-        let answer = hub::call_in(env, &principal.tenant, principal.actor(), lang, command).await?;
-        match answer.get("results").and_then(Value::as_array) {
+        let reply = hub::call_in(env, &principal.tenant, principal.actor(), lang, command).await?;
+        match reply.get("results").and_then(Value::as_array) {
             Some(list) if list.len() == slice.len() => results.extend(list.iter().cloned()),
-            _ => return Err(ApiError::internal("hub push answer has no result per mutation")),
+            _ => return Err(ApiError::internal("hub push reply lacks one result per mutation")),
         }
     }
     for (target, result) in plan.targets.iter().zip(results.iter()) {
@@ -65,8 +63,8 @@ pub async fn push(req: &mut Request, env: &Env, principal: &Principal, lang: Lan
         // A created sale or movement whose id is already stored under another body is a
         // replay of a record the server keeps as it is: ignored, so the device stops
         // sending it. The hub keeps the other body for review.
-        let stored_elsewhere = error.get("code").and_then(Value::as_str) == Some("conflict");
-        if target.kind == Kind::Created && INSERT_ONLY.contains(&target.table) && stored_elsewhere {
+        let stored_with_other_body = error.get("code").and_then(Value::as_str) == Some("conflict");
+        if target.kind == Kind::Created && INSERT_ONLY.contains(&target.table) && stored_with_other_body {
             continue;
         }
         rejected.add(target.table, Value::String(target.id.clone()), error);
@@ -200,8 +198,8 @@ fn plan_push(device_id: &str, changes: &Map<String, Value>, last_pulled_at: i64)
             }
         }
         if !TABLES.contains(&name.as_str()) {
-            // NOTE: a table this server does not sync is rejected record by record, so the
-            // client keeps the records as unsynced. Local-only tables belong outside the push.
+            // A table this server does not sync is rejected record by record, so the client
+            // keeps those records unsynced rather than believing a server holds them.
             for id in record_ids(table_changes) {
                 plan.rejected
                     .push((name.clone(), id, ApiError::invalid("table", "unknown_entity")));
@@ -326,7 +324,7 @@ impl RecordContext<'_> {
 
     /// Derives the mutation id from everything that makes the mutation, so that a retried
     /// push of the same records after the same pull carries the same ids and the hub
-    /// answers it from its record of the first one.
+    /// returns the results it recorded for the first one.
     fn mutation_id(&self, record_id: &str, kind: Kind, record: &Value) -> String {
         // serde_json keeps object keys sorted, so the text is canonical.
         let material = json!([

@@ -1,0 +1,316 @@
+//! Background jobs: a status row per job in CONTROL_DB, messages on the `email` and `backup`
+//! queues, and the queue consumer that runs them with retries and dead-lettering.
+
+pub mod email;
+
+use kasir_core::error::{ApiError, ErrorCode};
+use kasir_durable::db;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use worker::{console_error, console_log, Env, MessageBatch, MessageBuilder, MessageExt};
+
+use crate::directory::{control_db, Tenant};
+
+/// Deliveries of an email job before it is dead-lettered.
+const MAX_EMAIL_ATTEMPTS: u32 = 5;
+/// Deliveries of a backup, restore or offboarding job before it is dead-lettered.
+const MAX_BACKUP_ATTEMPTS: u32 = 3;
+
+/// A queued job. The runtime does not tell a consumer how often a message was delivered, so
+/// the message carries its attempt number and a retry is a new message.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct JobMessage {
+    pub job_id: String,
+    pub kind: String,
+    pub attempt: u32,
+}
+
+fn internal(error: worker::Error) -> ApiError {
+    ApiError::internal(error.to_string())
+}
+
+fn now() -> String {
+    kasir_durable::now_rfc3339()
+}
+
+fn is_development(env: &Env) -> bool {
+    env.var("ENVIRONMENT")
+        .map(|var| var.to_string() == "development")
+        .unwrap_or(false)
+}
+
+/// The queue binding of a job kind, and of its dead letters.
+fn queues_of(kind: &str) -> (&'static str, &'static str, u32) {
+    match kind {
+        "email" => ("EMAIL_QUEUE", "EMAIL_DLQ", MAX_EMAIL_ATTEMPTS),
+        _ => ("BACKUP_QUEUE", "BACKUP_DLQ", MAX_BACKUP_ATTEMPTS),
+    }
+}
+
+/// Seconds before a retry: 30 s, 2 min, 8 min, ... capped at an hour; 1 s in development so
+/// tests need not wait.
+fn backoff_seconds(env: &Env, attempt: u32) -> u32 {
+    if is_development(env) {
+        return 1;
+    }
+    (30u32.saturating_mul(4u32.saturating_pow(attempt.saturating_sub(1)))).min(3600)
+}
+
+/// Records a job and queues it. A job with a `slot` (such as one backup per tenant and day)
+/// is created once: enqueueing the same slot again returns the first job's id.
+///
+/// # Errors
+/// 503 when the queue refuses the message; the job row is removed so nothing waits forever.
+pub async fn enqueue(
+    env: &Env,
+    tenant: Option<&Tenant>,
+    kind: &str,
+    slot: Option<&str>,
+    payload: Value,
+    created_by: Option<&str>,
+) -> Result<String, ApiError> {
+    let control = control_db(env).await?;
+    let id = crate::crypto::new_uuid().map_err(internal)?;
+    let inserted = db::first(
+        &control,
+        "INSERT INTO jobs (id, tenant_id, tenant_code, kind, status, payload, slot, created_by, created_at, updated_at) VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?) ON CONFLICT (slot) DO NOTHING RETURNING id",
+        &[
+            db::text(&id),
+            db::opt_text(tenant.map(|t| t.id.as_str())),
+            db::opt_text(tenant.map(|t| t.code.as_str())),
+            db::text(kind),
+            db::text(payload.to_string()),
+            db::opt_text(slot),
+            db::opt_text(created_by),
+            db::text(now()),
+            db::text(now()),
+        ],
+    )
+    .await
+    .map_err(internal)?;
+    if inserted.is_none() {
+        let existing = db::first(&control, "SELECT id FROM jobs WHERE slot = ?", &[db::opt_text(slot)])
+            .await
+            .map_err(internal)?;
+        return existing
+            .and_then(|row| db::get_str(&row, "id").map(str::to_string))
+            .ok_or_else(|| ApiError::internal("job slot taken but no job found"));
+    }
+
+    let (queue, _, _) = queues_of(kind);
+    let message = JobMessage {
+        job_id: id.clone(),
+        kind: kind.to_string(),
+        attempt: 1,
+    };
+    let sent = match env.queue(queue) {
+        Ok(queue) => queue.send(message).await,
+        Err(error) => Err(error),
+    };
+    if let Err(error) = sent {
+        let _ = db::run(&control, "DELETE FROM jobs WHERE id = ?", &[db::text(&id)]).await;
+        console_error!(
+            "{}",
+            json!({ "event": "job_not_queued", "job_id": id, "kind": kind, "error": error.to_string() })
+        );
+        return Err(ApiError::new(ErrorCode::Unavailable));
+    }
+    Ok(id)
+}
+
+/// A job as the API shows it.
+pub fn job_json(row: &db::Row) -> Value {
+    let parse = |column: &str| db::get_str(row, column).and_then(|text| serde_json::from_str::<Value>(text).ok());
+    let mut job = json!({
+        "id": row.get("id"),
+        "kind": row.get("kind"),
+        "status": row.get("status"),
+        "attempts": row.get("attempts"),
+        "tenant": row.get("tenant_code"),
+        "created_at": row.get("created_at"),
+        "updated_at": row.get("updated_at"),
+        "dead_lettered": db::get_i64(row, "dead_lettered").unwrap_or(0) != 0,
+    });
+    if let Some(error) = row.get("error").filter(|error| !error.is_null()) {
+        job["error"] = error.clone();
+    }
+    if let Some(result) = parse("result") {
+        job["result"] = result;
+    }
+    job
+}
+
+/// Reads one job.
+pub async fn find(env: &Env, id: &str) -> Result<Option<db::Row>, ApiError> {
+    let control = control_db(env).await?;
+    db::first(&control, "SELECT * FROM jobs WHERE id = ?", &[db::text(id)])
+        .await
+        .map_err(internal)
+}
+
+async fn set_status(
+    env: &Env,
+    id: &str,
+    status: &str,
+    error: Option<&str>,
+    result: Option<&Value>,
+) -> Result<(), ApiError> {
+    let control = control_db(env).await?;
+    db::run(
+        &control,
+        "UPDATE jobs SET status = ?, error = ?, result = COALESCE(?, result), updated_at = ? WHERE id = ?",
+        &[
+            db::text(status),
+            db::opt_text(error),
+            db::opt_text(result.map(|value| value.to_string())),
+            db::text(now()),
+            db::text(id),
+        ],
+    )
+    .await
+    .map_err(internal)
+}
+
+/// Runs one delivery of a job.
+async fn run(env: &Env, job: &db::Row) -> Result<Value, String> {
+    let payload: Value = db::get_str(job, "payload")
+        .and_then(|text| serde_json::from_str(text).ok())
+        .unwrap_or(Value::Null);
+    match db::get_str(job, "kind") {
+        Some("email") => email::deliver(env, &payload).await,
+        Some(kind) => Err(format!("no runner for job kind {kind}")),
+        None => Err("job has no kind".to_string()),
+    }
+}
+
+/// Consumes a batch of job messages, from a work queue or a dead-letter queue.
+pub async fn consume(batch: MessageBatch<JobMessage>, env: Env) {
+    let dead_letters = batch.queue().ends_with("-dlq");
+    let messages = match batch.messages() {
+        Ok(messages) => messages,
+        Err(error) => {
+            console_error!(
+                "{}",
+                json!({ "event": "queue_batch_unreadable", "queue": batch.queue(), "error": error.to_string() })
+            );
+            batch.ack_all();
+            return;
+        }
+    };
+    for message in messages {
+        let job_message = message.body().clone();
+        if dead_letters {
+            mark_dead(&env, &job_message).await;
+        } else {
+            handle(&env, &job_message).await;
+        }
+        // Every delivery is settled here: a retry is a new message carrying its attempt.
+        message.ack();
+    }
+}
+
+async fn mark_dead(env: &Env, message: &JobMessage) {
+    let result = async {
+        let control = control_db(env).await?;
+        db::run(
+            &control,
+            "UPDATE jobs SET status = 'failed', dead_lettered = 1, updated_at = ? WHERE id = ?",
+            &[db::text(now()), db::text(&message.job_id)],
+        )
+        .await
+        .map_err(internal)
+    }
+    .await;
+    console_error!(
+        "{}",
+        json!({ "event": "job_dead_lettered", "job_id": message.job_id, "kind": message.kind, "attempt": message.attempt, "recorded": result.is_ok() })
+    );
+}
+
+async fn handle(env: &Env, message: &JobMessage) {
+    let started = worker::Date::now().as_millis();
+    let job = match find(env, &message.job_id).await {
+        Ok(Some(job)) => job,
+        Ok(None) => {
+            console_error!("{}", json!({ "event": "job_missing", "job_id": message.job_id }));
+            return;
+        }
+        Err(error) => {
+            console_error!(
+                "{}",
+                json!({ "event": "job_unreadable", "job_id": message.job_id, "error": error.to_string() })
+            );
+            requeue(env, message).await;
+            return;
+        }
+    };
+    // A duplicate delivery of a finished job does nothing.
+    if db::get_str(&job, "status") == Some("done") {
+        return;
+    }
+    let control = match control_db(env).await {
+        Ok(control) => control,
+        Err(_) => {
+            requeue(env, message).await;
+            return;
+        }
+    };
+    let _ = db::run(
+        &control,
+        "UPDATE jobs SET status = 'running', attempts = ?, updated_at = ? WHERE id = ?",
+        &[
+            db::int(i64::from(message.attempt)),
+            db::text(now()),
+            db::text(&message.job_id),
+        ],
+    )
+    .await;
+
+    let outcome = run(env, &job).await;
+    let duration_ms = worker::Date::now().as_millis().saturating_sub(started);
+    match outcome {
+        Ok(result) => {
+            let _ = set_status(env, &message.job_id, "done", None, Some(&result)).await;
+            console_log!(
+                "{}",
+                json!({ "event": "job_done", "job_id": message.job_id, "kind": message.kind, "attempt": message.attempt, "duration_ms": duration_ms })
+            );
+        }
+        Err(error) => {
+            console_error!(
+                "{}",
+                json!({ "event": "job_failed", "job_id": message.job_id, "kind": message.kind, "attempt": message.attempt, "error": error, "duration_ms": duration_ms })
+            );
+            let _ = set_status(env, &message.job_id, "queued", Some(&error), None).await;
+            requeue(env, message).await;
+        }
+    }
+}
+
+/// Queues the next attempt after a backoff, or the dead-letter queue after the last one.
+async fn requeue(env: &Env, message: &JobMessage) {
+    let (queue, dead_letter_queue, max_attempts) = queues_of(&message.kind);
+    let next = JobMessage {
+        attempt: message.attempt + 1,
+        ..message.clone()
+    };
+    let sent = if message.attempt >= max_attempts {
+        match env.queue(dead_letter_queue) {
+            Ok(queue) => queue.send(next).await,
+            Err(error) => Err(error),
+        }
+    } else {
+        let delay = backoff_seconds(env, message.attempt);
+        match env.queue(queue) {
+            Ok(queue) => queue.send(MessageBuilder::new(next).delay_seconds(delay).build()).await,
+            Err(error) => Err(error),
+        }
+    };
+    if let Err(error) = sent {
+        console_error!(
+            "{}",
+            json!({ "event": "job_not_requeued", "job_id": message.job_id, "error": error.to_string() })
+        );
+        let _ = set_status(env, &message.job_id, "failed", Some("could not be queued again"), None).await;
+    }
+}
