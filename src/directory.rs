@@ -147,6 +147,11 @@ impl Tenant {
         {
             tenant.extend(settings);
         }
+        // Where the logo's bytes are read: `GET /v1/files/{logo_file_id}`.
+        tenant["logo_url"] = match self.settings.get("logo_file_id").and_then(Value::as_str) {
+            Some(file_id) => json!(format!("/v1/files/{file_id}")),
+            None => Value::Null,
+        };
         tenant
     }
 }

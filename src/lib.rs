@@ -11,6 +11,7 @@ mod jobs;
 mod login_limit;
 mod router;
 mod routes;
+mod storage;
 
 // The Durable Object class lives in its own crate; re-exporting it links its export in.
 pub use kasir_durable::TenantHub;
@@ -58,7 +59,10 @@ fn unreachable_response() -> Response {
 fn finish_headers(response: &mut Response, request_id: &str) {
     let headers: &mut Headers = response.headers_mut();
     let _ = headers.set("x-request-id", request_id);
-    let _ = headers.set("cache-control", "no-store");
+    // File downloads set their own caching policy; every other response is not cached.
+    if !headers.has("cache-control").unwrap_or(false) {
+        let _ = headers.set("cache-control", "no-store");
+    }
     let _ = headers.set("x-content-type-options", "nosniff");
     let _ = headers.set("referrer-policy", "no-referrer");
     let _ = headers.set("x-frame-options", "DENY");

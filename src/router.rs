@@ -10,7 +10,7 @@ use crate::auth::{authenticate, authenticate_admin, Principal};
 use crate::context::RequestContext;
 use crate::http;
 use crate::routes::{
-    admin, catalog, devices, jobs as jobs_route, reports, sales, session, shifts, stock, sync, tenant, users,
+    admin, backups, catalog, devices, jobs as jobs_route, reports, sales, session, shifts, stock, sync, tenant, users,
     watermelon,
 };
 
@@ -38,6 +38,8 @@ pub async fn dispatch(mut req: Request, env: &Env, ctx: &mut RequestContext) -> 
         }
         (Method::Post, ["v1", "auth", "login"]) => session::login(&mut req, env, ctx).await,
         (Method::Post, ["v1", "auth", "refresh"]) => session::refresh(&mut req, env, ctx).await,
+        // The vendor logo is public: shops show it on pages before anyone logs in.
+        (Method::Get, ["v1", "vendor", "logo"]) => crate::routes::files::vendor::public_logo(&req, env).await,
         (_, ["v1", ..]) => {
             let principal = authenticate(&req, env, ctx).await?;
             tenant_route(&mut req, env, ctx, &principal, &method, &segments[1..]).await
@@ -81,6 +83,10 @@ async fn tenant_route(
             tenant::update(req, env, principal).await
         }
 
+        (_, ["backups", rest @ ..]) => {
+            principal.require(Permission::ManageBackups)?;
+            backups::dispatch(req, env, principal, method, rest).await
+        }
         (_, ["users", rest @ ..]) => {
             principal.require(Permission::ManageUsers)?;
             users::dispatch(req, env, principal, method, rest).await
@@ -94,6 +100,23 @@ async fn tenant_route(
             require_module(principal, "customers")?;
             principal.require(Permission::ReadCustomers)?;
             sales::of_customer(req, env, principal, &path_id(id)?).await
+        }
+        // Before the catalog arm, which would read `image` as a product id.
+        (Method::Put, ["products", id, "image"]) => {
+            require_module(principal, "catalog")?;
+            require_module(principal, "files")?;
+            principal.require(Permission::WriteCatalog)?;
+            principal.require(Permission::WriteFiles)?;
+            crate::routes::files::set_product_image(req, env, principal, &path_id(id)?).await
+        }
+        (_, ["files", rest @ ..]) => {
+            require_module(principal, "files")?;
+            principal.require(if *method == Method::Get {
+                Permission::ReadFiles
+            } else {
+                Permission::WriteFiles
+            })?;
+            crate::routes::files::dispatch(req, env, principal, method, rest).await
         }
         (_, [entity @ ("products" | "categories" | "customers" | "outlets"), rest @ ..]) => {
             let spec = kasir_core::entity::catalog_spec(entity).ok_or_else(ApiError::not_found)?;

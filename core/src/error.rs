@@ -621,6 +621,16 @@ const MESSAGES: &[(&str, &str, &str)] = &[
         "Shift ini sudah ditutup.",
     ),
     (
+        "backup_checksum_mismatch",
+        "The backup does not match its checksum and was not restored.",
+        "Cadangan data tidak cocok dengan checksum-nya sehingga tidak dipulihkan.",
+    ),
+    (
+        "backup_schema_newer",
+        "The backup comes from a newer schema than this server runs.",
+        "Cadangan data berasal dari skema yang lebih baru dari server ini.",
+    ),
+    (
         "insert_only",
         "Records of this entity cannot be changed or deleted.",
         "Data entitas ini tidak dapat diubah atau dihapus.",

@@ -182,10 +182,7 @@ fn is_text(bytes: &[u8]) -> bool {
     let Ok(text) = std::str::from_utf8(bytes) else {
         return false;
     };
-    !text.is_empty()
-        && text
-            .chars()
-            .all(|c| !c.is_control() || matches!(c, '\t' | '\n' | '\r'))
+    !text.is_empty() && text.chars().all(|c| !c.is_control() || matches!(c, '\t' | '\n' | '\r'))
 }
 
 /// Why an upload was rejected before it was stored.
@@ -299,9 +296,10 @@ pub fn entity_tag(checksum: &str) -> String {
 /// RFC 9110 (section 13.1.2) prescribes: `*` or any listed tag equal to `etag`, `W/` ignored.
 pub fn none_match_hits(header: &str, etag: &str) -> bool {
     let current = etag.trim_start_matches("W/");
-    header.split(',').map(str::trim).any(|candidate| {
-        candidate == "*" || candidate.trim_start_matches("W/") == current
-    })
+    header
+        .split(',')
+        .map(str::trim)
+        .any(|candidate| candidate == "*" || candidate.trim_start_matches("W/") == current)
 }
 
 /// Decides whether a `Range` may be served given `If-Range`. RFC 9110 (section 13.1.5)

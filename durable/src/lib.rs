@@ -1,6 +1,7 @@
 //! The TenantHub Durable Object: the one writer of each tenant's database. It assigns the
 //! tenant's strictly increasing change versions and commits every write in one D1 batch.
 
+mod backup;
 pub mod db;
 pub mod migrate;
 pub mod protocol;
@@ -36,6 +37,8 @@ struct HubMemory {
 pub struct TenantHub {
     env: Env,
     memory: Mutex<HubMemory>,
+    /// Set while a restore runs, read without the lock so pushes can be turned away at once.
+    restoring: std::cell::Cell<bool>,
 }
 
 impl DurableObject for TenantHub {
@@ -43,21 +46,33 @@ impl DurableObject for TenantHub {
         TenantHub {
             env,
             memory: Mutex::new(HubMemory::default()),
+            restoring: std::cell::Cell::new(false),
         }
     }
 
     async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
         let reply = match req.json::<HubRequest>().await {
+            Ok(request) if self.restoring.get() && matches!(request.command, Command::Push { .. }) => {
+                HubReply::Error(backup::restore_in_progress())
+            }
             Ok(request) => {
+                let restore = matches!(request.command, Command::Restore { .. });
+                if restore {
+                    self.restoring.set(true);
+                }
                 let mut memory = self.memory.lock().await;
-                match self.execute(&mut memory, request).await {
+                let reply = match self.execute(&mut memory, request).await {
                     Ok(value) => HubReply::Ok(value),
                     Err(error) => {
                         // A failed batch may have left the cached version behind the truth.
                         memory.version = None;
                         HubReply::Error(error)
                     }
+                };
+                if restore {
+                    self.restoring.set(false);
                 }
+                reply
             }
             Err(error) => HubReply::Error(ApiError::internal(format!("unreadable hub request: {error}"))),
         };
@@ -79,6 +94,7 @@ impl TenantHub {
         }
 
         let mut writer = Writer {
+            env: &self.env,
             db: database,
             tenant_id: request.tenant_id.clone(),
             sync: request.sync,
@@ -159,12 +175,25 @@ impl TenantHub {
             } => returns::confirm_payment(&mut writer, &transaction_id, index, &body).await,
             Command::RecordMovement { body } => stock::record_movement(&mut writer, &request.actor, &body).await,
             Command::Adjust { id, body } => stock::adjust(&mut writer, &request.actor, &id, &body).await,
+            Command::Backup {
+                backup_id,
+                backup_kind,
+                tenant_code,
+                keep_daily,
+                keep_weekly,
+            } => {
+                let manifest = backup::take_backup(&mut writer, &tenant_code, &backup_id, &backup_kind).await?;
+                backup::prune(&mut writer, keep_daily, keep_weekly).await?;
+                Ok(manifest)
+            }
+            Command::Restore { backup_id } => backup::restore(&mut writer, &backup_id).await,
         }
     }
 }
 
 /// The write context of one command: the tenant's database and its version counter.
 pub(crate) struct Writer<'a> {
+    env: &'a Env,
     db: D1Database,
     tenant_id: String,
     sync: SyncSettings,

@@ -32,6 +32,10 @@ pub const TENANT_MIGRATIONS: &[Migration] = &[
         name: "0005_files.sql",
         sql: include_str!("../../migrations/tenant/0005_files.sql"),
     },
+    Migration {
+        name: "0006_backups.sql",
+        sql: include_str!("../../migrations/tenant/0006_backups.sql"),
+    },
 ];
 
 pub const CONTROL_MIGRATIONS: &[Migration] = &[

@@ -120,6 +120,18 @@ pub enum Command {
     RecordMovement { body: Map<String, Value> },
     /// Records a stock count as adjustment movements.
     Adjust { id: String, body: Map<String, Value> },
+    /// Writes a backup of the tenant's data to R2 and prunes old ones past the plan's
+    /// retention.
+    Backup {
+        backup_id: String,
+        /// `manual`, `daily` or `final` (before offboarding).
+        backup_kind: String,
+        tenant_code: String,
+        keep_daily: usize,
+        keep_weekly: usize,
+    },
+    /// Restores a backup; pushes answer 503 while it runs.
+    Restore { backup_id: String },
     /// Hard-deletes tombstones deleted more than `retention_seconds` ago and records the
     /// newest purged version, below which pull cursors expire.
     Purge { retention_seconds: i64 },

@@ -4,7 +4,9 @@
 pub mod email;
 
 use kasir_core::error::{ApiError, ErrorCode};
+use kasir_core::permissions::Role;
 use kasir_durable::db;
+use kasir_durable::protocol::{Actor, Command};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use worker::{console_error, console_log, Env, MessageBatch, MessageBuilder, MessageExt};
@@ -178,9 +180,49 @@ async fn run(env: &Env, job: &db::Row) -> Result<Value, String> {
         .unwrap_or(Value::Null);
     match db::get_str(job, "kind") {
         Some("email") => email::deliver(env, &payload).await,
+        Some(kind @ ("backup" | "restore")) => run_in_hub(env, job, kind, &payload).await,
         Some(kind) => Err(format!("no runner for job kind {kind}")),
         None => Err("job has no kind".to_string()),
     }
+}
+
+/// Backups kept per plan: the newest daily ones, and one a week for some weeks.
+fn retention(plan: &str) -> (usize, usize) {
+    match plan {
+        "enterprise" => (30, 12),
+        "pro" => (14, 8),
+        _ => (7, 4),
+    }
+}
+
+/// Runs a backup or restore in the tenant's hub, on behalf of the platform.
+async fn run_in_hub(env: &Env, job: &db::Row, kind: &str, payload: &Value) -> Result<Value, String> {
+    let tenant_id = db::get_str(job, "tenant_id").ok_or("job has no tenant")?;
+    let tenant = crate::directory::by_id(env, tenant_id)
+        .await
+        .map_err(|error| error.to_string())?
+        .ok_or("tenant not found")?;
+    let backup_id = payload["backup_id"].as_str().ok_or("job has no backup_id")?.to_string();
+    let command = if kind == "backup" {
+        let (keep_daily, keep_weekly) = retention(&tenant.plan);
+        Command::Backup {
+            backup_id,
+            backup_kind: payload["kind"].as_str().unwrap_or("manual").to_string(),
+            tenant_code: tenant.code.clone(),
+            keep_daily,
+            keep_weekly,
+        }
+    } else {
+        Command::Restore { backup_id }
+    };
+    let actor = Actor {
+        user_id: db::get_str(job, "created_by").unwrap_or("system").to_string(),
+        role: Role::Owner,
+        device_id: None,
+    };
+    crate::hub::call(env, &tenant, actor, command)
+        .await
+        .map_err(|error| error.to_string())
 }
 
 /// Consumes a batch of job messages, from a work queue or a dead-letter queue.

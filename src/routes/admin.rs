@@ -43,6 +43,9 @@ pub async fn dispatch(
         (Method::Get, ["jobs"]) => crate::routes::jobs::admin_list(req, env).await,
         (Method::Get, ["jobs", id]) => crate::routes::jobs::admin_show(env, &crate::router::path_id(id)?).await,
         (Method::Get, ["outbox"]) => crate::routes::jobs::outbox(req, env).await,
+        (_, ["vendor", "files", rest @ ..]) => {
+            crate::routes::files::vendor::admin_dispatch(req, env, method, rest).await
+        }
         _ => Err(ApiError::not_found()),
     }
 }
@@ -57,7 +60,7 @@ fn internal(error: worker::Error) -> ApiError {
     ApiError::internal(error.to_string())
 }
 
-/// Row counts of the tenant's main tables.
+/// Row counts of the tenant's main tables, and its stored files and their bytes.
 async fn usage(env: &Env, tenant: &Tenant) -> Result<Value, ApiError> {
     let database = tenant.db(env)?;
     let mut rows = Map::new();
@@ -80,7 +83,14 @@ async fn usage(env: &Env, tenant: &Tenant) -> Result<Value, ApiError> {
         total += count;
         rows.insert(table.to_string(), json!(count));
     }
-    Ok(json!({ "rows": total, "rows_by_table": rows, "files": 0, "bytes": 0 }))
+    let files = crate::routes::files::usage(&database, &tenant.id).await?;
+    Ok(json!({
+        "rows": total,
+        "rows_by_table": rows,
+        "files": files.files,
+        "bytes": files.bytes,
+        "quota_bytes": kasir_core::files::storage_quota_bytes(&tenant.plan),
+    }))
 }
 
 /// A validated provisioning request.

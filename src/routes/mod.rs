@@ -1,8 +1,10 @@
 //! Route handlers, one file per resource.
 
 pub mod admin;
+pub mod backups;
 pub mod catalog;
 pub mod devices;
+pub mod files;
 pub mod jobs;
 pub mod reports;
 pub mod sales;

@@ -108,7 +108,11 @@ fn check_upload_matches_kind_and_type() {
         })
     );
     assert_eq!(
-        check_upload(FileKind::Product, b"<svg xmlns='http://www.w3.org/2000/svg'/>", Some("a.png")),
+        check_upload(
+            FileKind::Product,
+            b"<svg xmlns='http://www.w3.org/2000/svg'/>",
+            Some("a.png")
+        ),
         Err(UploadError::UnsupportedType { detected: None })
     );
     assert_eq!(check_upload(FileKind::Doc, b"", Some("a.csv")), Err(UploadError::Empty));
@@ -147,11 +151,17 @@ fn check_upload_enforces_size_per_kind() {
 fn clean_file_name_drops_paths_and_controls() {
     assert_eq!(clean_file_name("../../x").as_deref(), Some("x"));
     assert_eq!(clean_file_name("a/b").as_deref(), Some("b"));
-    assert_eq!(clean_file_name("C:\\Users\\toko\\logo.png").as_deref(), Some("logo.png"));
+    assert_eq!(
+        clean_file_name("C:\\Users\\toko\\logo.png").as_deref(),
+        Some("logo.png")
+    );
     assert_eq!(clean_file_name("nota\0.pdf").as_deref(), Some("nota.pdf"));
     assert_eq!(clean_file_name("baris\r\nbaru.csv").as_deref(), Some("barisbaru.csv"));
     assert_eq!(clean_file_name("  harga.csv  ").as_deref(), Some("harga.csv"));
-    assert_eq!(clean_file_name("Daftar Harga Kopi ☕.csv").as_deref(), Some("Daftar Harga Kopi ☕.csv"));
+    assert_eq!(
+        clean_file_name("Daftar Harga Kopi ☕.csv").as_deref(),
+        Some("Daftar Harga Kopi ☕.csv")
+    );
     for empty in ["", "   ", "..", ".", "a/", "../", "\0"] {
         assert_eq!(clean_file_name(empty), None, "{empty:?}");
     }
@@ -298,7 +308,11 @@ fn range_forms() {
         ("", 100, RangeRequest::Whole),
     ];
     for (header, size, expected) in cases {
-        assert_eq!(parse_range(header, *size), *expected, "Range: {header:?} of {size} bytes");
+        assert_eq!(
+            parse_range(header, *size),
+            *expected,
+            "Range: {header:?} of {size} bytes"
+        );
     }
 }
 

@@ -20,7 +20,7 @@ pub async fn pull(req: &Request, env: &Env, principal: &Principal) -> Result<Res
 
     let database = principal.tenant.db(env)?;
     let purged_version = purge_expired(env, principal).await?;
-    // The device has seen every version below `last_pulled_at`; a purged tombstone at or
+    // The device has seen every version below `last_pulled_at`. A purged tombstone at or
     // above that is a delete it can no longer receive.
     let expired = last_pulled_at.is_some_and(|since| since - 1 < purged_version);
 
@@ -118,7 +118,7 @@ fn parse_migration(text: Option<&str>) -> Result<Option<Migration>, ApiError> {
     Ok(Some(migration))
 }
 
-/// Which list of a table's changes a record goes in.
+/// The list of a table's changes that a record goes in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Slot {
     Created,
@@ -136,7 +136,7 @@ impl Slot {
     }
 }
 
-/// How one table is read for a pull.
+/// The way one table is read for a pull.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum TableRead {
     /// The device has none of the table: every live record, all as created.
@@ -148,7 +148,7 @@ enum TableRead {
     Incremental,
 }
 
-/// What one pull reads and how it sorts the rows.
+/// The reads of one pull and the way it sorts their rows.
 #[derive(Debug)]
 struct PullPlan {
     /// `last_pulled_at`, when the device has pulled before.
@@ -177,7 +177,7 @@ impl PullPlan {
         match migration {
             Some(migration) if !migration.new_tables.is_empty() || !migration.new_columns.is_empty() => {
                 // One read of every table from the start keeps the pull a single consistent
-                // D1 batch; rows below the cursor of the other tables are dropped in `slot_of`.
+                // D1 batch. `slot_of` drops the other tables' rows below the cursor.
                 let reads = TABLES.map(|table| {
                     if migration.new_tables.contains(&table) {
                         TableRead::Fresh
@@ -238,8 +238,8 @@ fn created_by_another_since(change: &Change, since: i64, device_id: Option<&str>
     match change.entity {
         "transactions" => {
             // NOTE: transactions have no creation version column. A sale keeps the version
-            // it was inserted at until something updates the row, which also moves
-            // `updated_at` away from `recorded_at`; after that the sale is sent as updated.
+            // it was inserted at until something updates the row. That update also moves
+            // `updated_at` away from `recorded_at`, and from then on the sale is sent as updated.
             let untouched = db::get_str(row, "recorded_at") == db::get_str(row, "updated_at");
             untouched && change.version >= since && !own(db::get_str(row, "device_id"))
         }

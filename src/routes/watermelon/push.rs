@@ -112,7 +112,7 @@ fn split_push_body(body: Value) -> Result<(Map<String, Value>, Option<i64>), Api
     }
 }
 
-/// How WatermelonDB marked a pushed record.
+/// The list of a push that a record came in: `created`, `updated` or `deleted`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
     Created,
@@ -181,7 +181,7 @@ fn error_object(error: &ApiError, lang: Lang) -> Value {
 /// created and updated records first and every delete after them.
 ///
 /// # Errors
-/// 422 when the changes are not shaped as WatermelonDB sends them; a single bad record is
+/// 422 when the changes are not shaped as WatermelonDB sends them. A single bad record is
 /// a rejection in the plan instead.
 fn plan_push(device_id: &str, changes: &Map<String, Value>, last_pulled_at: i64) -> Result<PushPlan, ApiError> {
     let mut plan = PushPlan::default();
@@ -199,7 +199,7 @@ fn plan_push(device_id: &str, changes: &Map<String, Value>, last_pulled_at: i64)
         }
         if !TABLES.contains(&name.as_str()) {
             // A table this server does not sync is rejected record by record, so the client
-            // keeps those records unsynced rather than believing a server holds them.
+            // keeps those records unsynced instead of taking them as stored on the server.
             for id in record_ids(table_changes) {
                 plan.rejected
                     .push((name.clone(), id, ApiError::invalid("table", "unknown_entity")));
@@ -241,7 +241,7 @@ fn list_of<'a>(table_changes: &'a Map<String, Value>, key: &str) -> &'a [Value] 
         .unwrap_or(&[])
 }
 
-/// Every record id a table's changes name, for rejecting a whole table.
+/// Collects every record id that a table's changes name, to reject the whole table.
 fn record_ids(table_changes: &Map<String, Value>) -> Vec<Value> {
     let mut ids = Vec::new();
     for key in ["created", "updated"] {
@@ -253,7 +253,7 @@ fn record_ids(table_changes: &Map<String, Value>) -> Vec<Value> {
     ids
 }
 
-/// What every mutation of one table in one push shares.
+/// The values that every mutation of one table in one push shares.
 struct RecordContext<'a> {
     device_id: &'a str,
     table: &'static str,
@@ -425,7 +425,7 @@ fn catalog_data(table: &str, record: &Map<String, Value>) -> Map<String, Value> 
     data
 }
 
-/// Builds the `data` of a stock movement row; `created_at` may come in Unix ms.
+/// Builds the `data` of a stock movement row. Its `created_at` may come in Unix ms.
 fn movement_data(record: &Map<String, Value>) -> Map<String, Value> {
     let mut data = without(
         record,

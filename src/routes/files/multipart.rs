@@ -1,0 +1,134 @@
+//! Reads a `multipart/form-data` upload without buffering far past the size limit.
+
+use futures_util::StreamExt;
+use kasir_core::error::{ApiError, Detail, ErrorCode};
+use kasir_core::files::MULTIPART_OVERHEAD_BYTES;
+use wasm_bindgen::JsValue;
+use worker::{FormData, FormEntry, Headers, Method, Request, RequestInit};
+
+/// The parts of an upload form: the `file` field and the other text fields the route reads.
+pub struct UploadForm {
+    form: FormData,
+}
+
+/// The `file` part of an upload, read into memory.
+pub struct UploadedFile {
+    /// The client's file name, as sent; clean it before storing it.
+    pub name: Option<String>,
+    pub bytes: Vec<u8>,
+}
+
+impl UploadForm {
+    /// Returns a text field, or `None` when it is absent.
+    ///
+    /// # Errors
+    /// 422 `invalid_type` when the field is a file.
+    pub fn text(&self, name: &str) -> Result<Option<String>, ApiError> {
+        match self.form.get(name) {
+            None => Ok(None),
+            Some(FormEntry::Field(text)) => Ok(Some(text)),
+            Some(FormEntry::File(_)) => Err(ApiError::invalid(name, "invalid_type")),
+        }
+    }
+
+    /// Reads the `file` part, checking its size against `max_bytes` before copying it.
+    ///
+    /// # Errors
+    /// 422 when `file` is missing or is a text field, 413 `file_too_large` when it is larger
+    /// than `max_bytes`.
+    pub async fn file(&self, max_bytes: u64) -> Result<UploadedFile, ApiError> {
+        let file = match self.form.get("file") {
+            Some(FormEntry::File(file)) => file,
+            Some(FormEntry::Field(_)) => return Err(ApiError::invalid("file", "invalid_type")),
+            None => return Err(ApiError::invalid("file", "required")),
+        };
+        let size = file.size() as u64;
+        if size > max_bytes {
+            return Err(file_too_large(max_bytes, size));
+        }
+        let bytes = file
+            .bytes()
+            .await
+            .map_err(|error| ApiError::internal(format!("reading the uploaded file: {error}")))?;
+        let name = Some(file.name()).filter(|name| !name.is_empty());
+        Ok(UploadedFile { name, bytes })
+    }
+}
+
+/// Builds the 413 of a file over its limit, with the limit and the size in bytes.
+pub fn file_too_large(max_bytes: u64, size: u64) -> ApiError {
+    let mut error = ApiError::keyed(ErrorCode::PayloadTooLarge, "file_too_large");
+    error
+        .details
+        .push(Detail::new("file", "file_too_large").with_figures(max_bytes.into(), size.into()));
+    error
+}
+
+fn multipart_required() -> ApiError {
+    ApiError::keyed(ErrorCode::UnsupportedMediaType, "multipart_required")
+}
+
+/// Reads a multipart body whose file may be up to `max_file_bytes`. A body declared larger
+/// than that plus [`MULTIPART_OVERHEAD_BYTES`] is rejected from its `Content-Length` before
+/// any of it is read; a body without `Content-Length` is read until it passes the same cap.
+///
+/// # Errors
+/// 415 `multipart_required` when the body is not `multipart/form-data` or does not parse,
+/// 413 `file_too_large` when it is larger than the cap.
+pub async fn read_upload(req: &mut Request, max_file_bytes: u64) -> Result<UploadForm, ApiError> {
+    let content_type = req.headers().get("content-type").ok().flatten().unwrap_or_default();
+    if !content_type.to_ascii_lowercase().starts_with("multipart/form-data") {
+        return Err(multipart_required());
+    }
+    let cap = max_file_bytes + MULTIPART_OVERHEAD_BYTES;
+    let declared = req
+        .headers()
+        .get("content-length")
+        .ok()
+        .flatten()
+        .and_then(|length| length.trim().parse::<u64>().ok());
+
+    let form = match declared {
+        Some(length) if length > cap => return Err(file_too_large(max_file_bytes, length)),
+        // HTTP framing ends the body at the declared length, so the runtime reads no more.
+        Some(_) => req.form_data().await.map_err(|_| multipart_required())?,
+        None => {
+            let body = read_capped(req, cap, max_file_bytes).await?;
+            parse_form(&content_type, body).await?
+        }
+    };
+    Ok(UploadForm { form })
+}
+
+/// Reads a body of unknown length chunk by chunk, stopping once it passes `cap` bytes.
+async fn read_capped(req: &mut Request, cap: u64, max_file_bytes: u64) -> Result<Vec<u8>, ApiError> {
+    let Ok(mut stream) = req.stream() else {
+        // No body at all.
+        return Ok(Vec::new());
+    };
+    let mut body = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|error| ApiError::internal(format!("reading the upload: {error}")))?;
+        let total = (body.len() + chunk.len()) as u64;
+        if total > cap {
+            return Err(file_too_large(max_file_bytes, total));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// Parses buffered multipart bytes with the runtime's form parser.
+async fn parse_form(content_type: &str, body: Vec<u8>) -> Result<FormData, ApiError> {
+    let internal = |error: worker::Error| ApiError::internal(format!("re-reading the upload: {error}"));
+    let headers = Headers::new();
+    headers.set("content-type", content_type).map_err(internal)?;
+    let bytes = js_sys::Uint8Array::from(body.as_slice());
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post)
+        .with_headers(headers)
+        .with_body(Some(JsValue::from(bytes)));
+    // The URL is never fetched; a Request is only the runtime's way to parse a form.
+    let mut copy = Request::new_with_init("https://upload.invalid/", &init).map_err(internal)?;
+    copy.form_data().await.map_err(|_| multipart_required())
+}
