@@ -19,7 +19,7 @@ export ESBUILD_BIN := $(NODE_BIN)/esbuild
 export WASM_OPT_BIN := $(NODE_BIN)/wasm-opt
 export PATH := $(CARGO_BIN):$(PATH)
 
-.PHONY: help setup build dev test test-unit test-integration test-large demo lint clean
+.PHONY: help setup build dev test test-unit test-integration test-watermelon test-large demo lint clean
 
 help:
 	@echo "make dev      build and serve on 127.0.0.1:$(PORT) (state in $(PERSIST_DIR))"
@@ -70,14 +70,19 @@ dev: build
 
 # --- tests ---
 
-test: test-unit test-integration
+test: test-unit test-integration test-watermelon
 
 test-unit:
 	cargo test -p kasir-core
+	cargo test -p kasir-edge --lib
 
 # Each test binary starts one wrangler dev; the slow binaries run under `make test-large`.
 test-integration: build
-	cargo test -p kasir-tests --lib --bins --test api --test sync_engine --test shifts -- --test-threads=4
+	cargo test -p kasir-tests --lib --bins --test api --test sync_engine --test shifts --test pos --test reports -- --test-threads=4
+
+# The WatermelonDB client library itself, driving the sync endpoint from two terminals.
+test-watermelon: build
+	./scripts/test-watermelon.sh
 
 test-large: build
 	cargo test -p kasir-tests --release --test large_sync -- --nocapture

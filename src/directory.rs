@@ -103,6 +103,24 @@ impl Tenant {
         SyncSettings { strategies }
     }
 
+    /// The daily job times the tenant's hub keeps its alarm for.
+    pub fn schedule(&self) -> kasir_durable::schedule::Schedule {
+        let minutes = |key: &str, default: i64| {
+            self.settings["jobs"][key]
+                .as_str()
+                .and_then(kasir_core::schedule::parse_clock)
+                .unwrap_or(default)
+        };
+        kasir_durable::schedule::Schedule {
+            tenant_id: self.id.clone(),
+            tenant_code: self.code.clone(),
+            utc_offset_hours: crate::routes::sales::utc_offset_hours(&self.timezone),
+            backup_minutes: minutes("backup_time", 2 * 60),
+            report_minutes: minutes("report_time", 21 * 60),
+            since_ms: 0,
+        }
+    }
+
     /// Seconds a tombstone is kept before it is purged.
     pub fn tombstone_retention_seconds(&self) -> i64 {
         self.settings["sync"]["tombstone_retention_seconds"]

@@ -57,3 +57,88 @@ pub async fn call_in(
         HubReply::Error(error) => Err(error),
     }
 }
+
+/// Has the tenant's hub keep its daily job times and arm its alarm when missing; with
+/// `fire_now` (development only) it enqueues the day's jobs at once.
+///
+/// # Errors
+/// The hub's error, or 500 when it cannot be reached.
+pub async fn arm(env: &Env, tenant: &Tenant, fire_now: bool) -> Result<Value, ApiError> {
+    let actor = Actor {
+        user_id: "system".to_string(),
+        role: kasir_core::permissions::Role::Owner,
+        device_id: None,
+    };
+    let command = Command::Arm {
+        schedule: tenant.schedule(),
+        fire_now,
+    };
+    call(env, tenant, actor, command).await
+}
+
+/// The work one hub request may carry, in units of one catalog mutation. A sale or stock
+/// movement costs several D1 round trips of its own, and a Workers invocation allows a limited
+/// number of subrequests, so a push of hundreds of sales goes to the hub in several requests.
+const PUSH_BUDGET: usize = 400;
+/// The cost of a sale or stock movement in that budget.
+const INSERT_ONLY_COST: usize = 8;
+
+/// Sends a push to the tenant's hub in requests that fit [`PUSH_BUDGET`], in order, and
+/// joins the answers into one `{results, version}`. Each mutation keeps its own idempotent
+/// result, so a retry after a failure partway gets the committed ones from the record.
+///
+/// # Errors
+/// The first hub error; mutations of earlier requests stay committed.
+pub async fn push(
+    env: &Env,
+    tenant: &Tenant,
+    actor: Actor,
+    lang: Lang,
+    device_id: &str,
+    mutations: Vec<Value>,
+    server_clock: bool,
+) -> Result<Value, ApiError> {
+    let mut results: Vec<Value> = Vec::with_capacity(mutations.len());
+    let mut version = Value::Null;
+    let mut chunk = Vec::new();
+    let mut cost = 0;
+    let mut remaining = mutations.into_iter().peekable();
+    while let Some(mutation) = remaining.next() {
+        let insert_only = matches!(mutation["entity"].as_str(), Some("transactions" | "stock_movements"));
+        cost += if insert_only { INSERT_ONLY_COST } else { 1 };
+        chunk.push(mutation);
+        if cost < PUSH_BUDGET && remaining.peek().is_some() {
+            continue;
+        }
+        let sent = chunk.len();
+        let command = Command::Push {
+            device_id: device_id.to_string(),
+            mutations: std::mem::take(&mut chunk),
+            server_clock,
+        };
+        let answer = call_in(env, tenant, actor.clone(), lang, command).await?;
+        match answer["results"].as_array() {
+            Some(list) if list.len() == sent => results.extend(list.iter().cloned()),
+            _ => return Err(ApiError::internal("hub push reply lacks one result per mutation")),
+        }
+        version = answer["version"].clone();
+        cost = 0;
+    }
+    if version.is_null() {
+        // An empty push still reports the tenant's version.
+        let answer = call_in(
+            env,
+            tenant,
+            actor,
+            lang,
+            Command::Push {
+                device_id: device_id.to_string(),
+                mutations: Vec::new(),
+                server_clock,
+            },
+        )
+        .await?;
+        version = answer["version"].clone();
+    }
+    Ok(serde_json::json!({ "results": results, "version": version }))
+}

@@ -59,7 +59,7 @@ fn unreachable_response() -> Response {
 fn finish_headers(response: &mut Response, request_id: &str) {
     let headers: &mut Headers = response.headers_mut();
     let _ = headers.set("x-request-id", request_id);
-    // File downloads set their own caching policy; every other response is not cached.
+    // File downloads set their own caching policy, and every other response gets `no-store`.
     if !headers.has("cache-control").unwrap_or(false) {
         let _ = headers.set("cache-control", "no-store");
     }
@@ -72,6 +72,32 @@ fn finish_headers(response: &mut Response, request_id: &str) {
 async fn queue(batch: worker::MessageBatch<jobs::JobMessage>, env: Env, _ctx: Context) -> worker::Result<()> {
     jobs::consume(batch, env).await;
     Ok(())
+}
+
+/// The cron trigger only makes sure every active tenant's hub has its alarm armed, as after a
+/// deploy or for a tenant made before its hub ever ran; the hubs do the tenants' work.
+#[event(scheduled)]
+async fn scheduled(_event: worker::ScheduledEvent, env: Env, _ctx: worker::ScheduleContext) {
+    let tenants = match directory::list(&env).await {
+        Ok(tenants) => tenants,
+        Err(error) => {
+            console_error!("{}", json!({ "event": "cron_failed", "error": error.to_string() }));
+            return;
+        }
+    };
+    let mut armed = 0;
+    for tenant in tenants.iter().filter(|tenant| tenant.status == "active") {
+        match hub::arm(&env, tenant, false).await {
+            Ok(_) => armed += 1,
+            Err(error) => {
+                console_error!(
+                    "{}",
+                    json!({ "event": "hub_not_armed", "tenant": tenant.code, "error": error.to_string() })
+                )
+            }
+        }
+    }
+    console_log!("{}", json!({ "event": "cron_rearmed", "tenants": armed }));
 }
 
 #[event(fetch)]

@@ -38,7 +38,7 @@ pub async fn dispatch(mut req: Request, env: &Env, ctx: &mut RequestContext) -> 
         }
         (Method::Post, ["v1", "auth", "login"]) => session::login(&mut req, env, ctx).await,
         (Method::Post, ["v1", "auth", "refresh"]) => session::refresh(&mut req, env, ctx).await,
-        // The vendor logo is public: shops show it on pages before anyone logs in.
+        // The vendor logo needs no token, so sign-in pages can show it.
         (Method::Get, ["v1", "vendor", "logo"]) => crate::routes::files::vendor::public_logo(&req, env).await,
         (_, ["v1", ..]) => {
             let principal = authenticate(&req, env, ctx).await?;

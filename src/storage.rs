@@ -1,5 +1,6 @@
 //! Object storage for uploaded files: the `ObjectStore` trait the routes use, and its
-//! implementation on the R2 bucket bound as `FILES`. No other module touches the binding.
+//! implementation on the R2 bucket bound as `FILES`. The file routes reach the bucket only
+//! through this module.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -10,7 +11,7 @@ use worker::{Bucket, Env, HttpMetadata, Range, ResponseBody};
 
 /// Name of the R2 bucket binding in `wrangler.toml`.
 const BUCKET_BINDING: &str = "FILES";
-/// Most keys one R2 list call returns, and one bulk delete accepts.
+/// Maximum keys one R2 list call returns and one bulk delete accepts.
 const R2_PAGE_SIZE: u32 = 1000;
 
 /// A failed storage call, with the store's own error text.
@@ -68,7 +69,7 @@ pub trait ObjectStore {
     /// Reads an object's metadata without its body.
     async fn head(&self, key: &str) -> Result<Option<ObjectInfo>, StorageError>;
 
-    /// Deletes an object; deleting a missing key succeeds.
+    /// Deletes an object. Deleting a missing key succeeds.
     async fn delete(&self, key: &str) -> Result<(), StorageError>;
 
     /// Deletes every object whose key starts with `prefix` and returns how many there were.

@@ -631,6 +631,21 @@ const MESSAGES: &[(&str, &str, &str)] = &[
         "Cadangan data berasal dari skema yang lebih baru dari server ini.",
     ),
     (
+        "invalid_range",
+        "The end date is before the start date.",
+        "Tanggal akhir lebih awal dari tanggal mulai.",
+    ),
+    (
+        "range_too_long",
+        "The range may cover at most 366 days.",
+        "Rentang paling panjang 366 hari.",
+    ),
+    (
+        "tenant_deleting",
+        "This shop is being removed and can no longer be changed.",
+        "Toko ini sedang dihapus dan tidak dapat diubah lagi.",
+    ),
+    (
         "insert_only",
         "Records of this entity cannot be changed or deleted.",
         "Data entitas ini tidak dapat diubah atau dihapus.",

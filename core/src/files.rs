@@ -27,10 +27,10 @@ pub const PRO_QUOTA_BYTES: u64 = GIB;
 /// Storage quota of the `enterprise` plan: 10 GiB.
 pub const ENTERPRISE_QUOTA_BYTES: u64 = 10 * GIB;
 
-/// Longest original file name kept as metadata, in characters.
+/// Maximum length of the original file name kept as metadata, in characters.
 pub const MAX_FILE_NAME_CHARS: usize = 255;
 
-/// What a file is for, which sets the folder, the allowed types and the size limit.
+/// Purpose of an uploaded file, which sets its folder, allowed types and size limit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FileKind {
     Logo,
@@ -107,7 +107,7 @@ impl FileType {
         FileType::Csv,
     ];
 
-    /// The `Content-Type` the file is stored and served with.
+    /// Returns the `Content-Type` the file is stored and served with.
     pub fn content_type(self) -> &'static str {
         match self {
             FileType::Png => "image/png",
@@ -185,7 +185,7 @@ fn is_text(bytes: &[u8]) -> bool {
     !text.is_empty() && text.chars().all(|c| !c.is_control() || matches!(c, '\t' | '\n' | '\r'))
 }
 
-/// Why an upload was rejected before it was stored.
+/// Reason an upload was rejected before it was stored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum UploadError {
     /// The file has no bytes.
@@ -287,7 +287,7 @@ pub fn checksum_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes).iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
-/// The strong entity tag of a file with this checksum, quoted as HTTP sends it.
+/// Quotes a checksum as the strong entity tag HTTP sends.
 pub fn entity_tag(checksum: &str) -> String {
     format!("\"{checksum}\"")
 }
@@ -303,8 +303,8 @@ pub fn none_match_hits(header: &str, etag: &str) -> bool {
 }
 
 /// Decides whether a `Range` may be served given `If-Range`. RFC 9110 (section 13.1.5)
-/// requires a strong match of an entity tag; a date, a weak tag or another tag means the whole
-/// file is sent.
+/// requires a strong match of an entity tag. A date, a weak tag or another tag means the
+/// whole file is sent.
 pub fn range_allowed_by_if_range(if_range: Option<&str>, etag: &str) -> bool {
     match if_range.map(str::trim) {
         None => true,
@@ -326,13 +326,13 @@ impl ByteRange {
         self.end - self.start + 1
     }
 
-    /// The `Content-Range` value of this span of a file of `size` bytes.
+    /// Formats the `Content-Range` value of this span of a file of `size` bytes.
     pub fn content_range(&self, size: u64) -> String {
         format!("bytes {}-{}/{size}", self.start, self.end)
     }
 }
 
-/// What a `Range` header asks of a file of known size.
+/// Outcome of a `Range` header for a file of known size.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RangeRequest {
     /// Serve the whole file with 200: no header, a unit other than `bytes`, a malformed
@@ -340,7 +340,7 @@ pub enum RangeRequest {
     Whole,
     /// Serve one span with 206.
     Partial(ByteRange),
-    /// Answer 416 with `Content-Range: bytes */{size}`.
+    /// Respond 416 with `Content-Range: bytes */{size}`.
     Unsatisfiable,
 }
 
@@ -399,9 +399,9 @@ pub fn parse_range(header: &str, size: u64) -> RangeRequest {
     RangeRequest::Partial(ByteRange { start, end })
 }
 
-/// Builds `Content-Disposition`: `inline` for images; `attachment` for documents, named after
-/// the original file name when there is one (an ASCII fallback plus the RFC 8187 UTF-8 form),
-/// else `{id}.{extension}`.
+/// Builds `Content-Disposition`: `inline` for images and `attachment` for documents. A
+/// document is named after its original file name when there is one, else `{id}.{extension}`,
+/// in an ASCII fallback and in the RFC 8187 UTF-8 form.
 pub fn content_disposition(file_type: FileType, original_name: Option<&str>, id: &str) -> String {
     if file_type.is_image() {
         return "inline".to_string();

@@ -12,6 +12,7 @@ pub mod receipt;
 pub mod refund;
 pub mod report;
 pub mod sale;
+pub mod schedule;
 pub mod shift;
 pub mod stock;
 pub mod token;

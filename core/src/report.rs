@@ -17,7 +17,7 @@
 //!   methods add up to `total`.
 //! - `by_cashier` has one row per user who made a counted sale, or whose sale from any day was
 //!   refunded in the period. `net` is the user's sale totals less those refunds, so the rows
-//!   add up to `count` and `net`. Rows are sorted by `net`, highest first.
+//!   add up to `count` and `net`. Rows are sorted by `net`, highest first, then by user id.
 //! - `by_hour` has 24 rows for the local hours 0 to 23, each with the sales made in that hour
 //!   and their totals less the refunds issued in that hour. Over a range, a row adds up that
 //!   hour of every day.
@@ -39,7 +39,7 @@ use crate::money::format_qty;
 pub use csv::{local_time, SalesCsv, CSV_COLUMNS};
 pub use rows::InvalidRow;
 
-/// Longest range a summary covers, in days: a leap year, so any calendar year fits.
+/// Maximum length of a summary's range in days. A leap year has 366, so any calendar year fits.
 pub const MAX_RANGE_DAYS: i64 = 366;
 /// Number of products in `top_products`.
 pub const TOP_PRODUCT_COUNT: usize = 10;

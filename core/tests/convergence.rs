@@ -441,6 +441,8 @@ struct Server {
     results: HashMap<(String, String), PushResult>,
     conflicts: Vec<StoredConflict>,
     log: Vec<LogEntry>,
+    /// Whether the device that wrote each record's stored version had seen every earlier one.
+    caught_up: HashMap<String, bool>,
     stats: Stats,
 }
 
@@ -457,6 +459,7 @@ impl Server {
             results: HashMap::new(),
             conflicts: Vec::new(),
             log: Vec::new(),
+            caught_up: HashMap::new(),
             stats: Stats::default(),
         }
     }
@@ -560,14 +563,16 @@ impl Server {
         let before = self.products.get(record_id).cloned();
         // As the hub does: a device's change of a version it wrote itself is not concurrent.
         let base_version = match &before {
-            Some(row) => effective_base(
-                base_version,
-                row.version,
-                row.deleted,
-                self.last_writer(record_id) == Some(device),
-            ),
+            Some(row) => {
+                let own = self.last_writer(record_id) == Some(device) && self.caught_up.get(record_id) == Some(&true);
+                effective_base(base_version, row.version, row.deleted, own)
+            }
             None => base_version,
         };
+        // A write leaves its device caught up only when it was made on the stored version.
+        let caught_up = before
+            .as_ref()
+            .is_none_or(|row| base_version.is_some_and(|base| base >= row.version));
         let base = match (&before, base_version) {
             (Some(_), Some(version)) => self.base_at(record_id, version),
             _ => None,
@@ -655,6 +660,9 @@ impl Server {
             }
         };
 
+        if after_write(&before, self.products.get(record_id)) {
+            self.caught_up.insert(record_id.to_string(), caught_up);
+        }
         let after = self.products.get(record_id).cloned();
         let case = MergeCase {
             strategy: self.config.strategy,
@@ -1613,6 +1621,15 @@ fn fast_device_keeps_order_of_own_edits() {
     for strategy in [Strategy::Lww, Strategy::FieldMerge] {
         let price = price_after_two_edits(strategy, HOUR_MS);
         assert_eq!(price, json!(1_300), "{strategy:?} with the clock an hour fast");
+    }
+}
+
+/// True when a push wrote a new version of the record.
+fn after_write(before: &Option<Row>, after: Option<&Row>) -> bool {
+    match (before, after) {
+        (None, Some(_)) => true,
+        (Some(before), Some(after)) => after.version != before.version,
+        _ => false,
     }
 }
 

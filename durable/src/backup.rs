@@ -452,6 +452,54 @@ pub(crate) async fn restore(writer: &mut Writer<'_>, backup_id: &str) -> Result<
     Ok(json!({ "backup_id": backup_id, "restored": restored, "version": version }))
 }
 
+/// Every table that holds tenant rows, for offboarding.
+const TENANT_TABLES: [&str; 19] = [
+    "tenant_state",
+    "users",
+    "devices",
+    "refresh_tokens",
+    "outlets",
+    "categories",
+    "products",
+    "customers",
+    "transactions",
+    "stock_movements",
+    "sync_mutations",
+    "sync_log",
+    "audit_log",
+    "record_history",
+    "sync_conflicts",
+    "sync_rejections",
+    "shifts",
+    "sale_returns",
+    "backups",
+];
+
+/// Deletes every row of the tenant from its database in one batch; rows of other tenants
+/// sharing the database stay. Returns the rows deleted per table.
+pub(crate) async fn erase_tenant(writer: &mut Writer<'_>) -> Result<Value, ApiError> {
+    let mut statements = Vec::new();
+    for table in TENANT_TABLES {
+        // `table` is one of the constants above.
+        statements.push(
+            db::statement(&writer.db, &format!("DELETE FROM {table} WHERE tenant_id = ?"), &[db::text(&writer.tenant_id)])
+                .map_err(internal)?,
+        );
+    }
+    // The files table exists once its migration ran; it holds tenant rows too.
+    statements.push(
+        db::statement(&writer.db, "DELETE FROM files WHERE tenant_id = ?", &[db::text(&writer.tenant_id)]).map_err(internal)?,
+    );
+    let results = db::batch(&writer.db, statements).await.map_err(internal)?;
+    let mut deleted = Map::new();
+    for (table, result) in TENANT_TABLES.iter().chain(["files"].iter()).zip(results.iter()) {
+        let changes = result.meta().ok().flatten().and_then(|meta| meta.changes).unwrap_or(0);
+        deleted.insert(table.to_string(), json!(changes));
+    }
+    writer.memory.version = None;
+    Ok(json!({ "deleted": deleted }))
+}
+
 /// The error pushes get while a restore runs.
 pub fn restore_in_progress() -> ApiError {
     let mut error = ApiError::new(ErrorCode::RestoreInProgress);

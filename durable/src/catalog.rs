@@ -142,6 +142,8 @@ pub(crate) struct Stamp<'a> {
     pub sync_source: &'a str,
     /// The device that wrote it, when a device did.
     pub device_id: Option<&'a str>,
+    /// Whether that device had seen every earlier version of the record.
+    pub caught_up: bool,
 }
 
 /// Builds the INSERT of a new record or the UPDATE of an existing one, and the snapshot of
@@ -167,7 +169,7 @@ pub(crate) fn write_statements(
             sql.push_str("deleted_at = NULL, ");
         }
         sql.push_str(
-            "version = ?, hlc = ?, updated_at = ?, sync_source = ?, updated_device_id = ? WHERE tenant_id = ? AND id = ?",
+            "version = ?, hlc = ?, updated_at = ?, sync_source = ?, updated_device_id = ?, updated_device_caught_up = ? WHERE tenant_id = ? AND id = ?",
         );
         let mut args: Vec<SqlValue> = values.iter().map(|(_, value)| value.clone()).collect();
         args.extend([
@@ -176,15 +178,16 @@ pub(crate) fn write_statements(
             db::text(&now),
             db::text(stamp.sync_source),
             db::opt_text(stamp.device_id),
+            db::int(i64::from(stamp.caught_up)),
             db::text(&writer.tenant_id),
             db::text(id),
         ]);
         (sql, args)
     } else {
         let names: Vec<&str> = values.iter().map(|(column, _)| *column).collect();
-        let placeholders = vec!["?"; names.len() + 10].join(", ");
+        let placeholders = vec!["?"; names.len() + 11].join(", ");
         let sql = format!(
-            "INSERT INTO {} (tenant_id, id, {}, version, hlc, created_version, created_device_id, updated_device_id, created_at, updated_at, sync_source) VALUES ({placeholders})",
+            "INSERT INTO {} (tenant_id, id, {}, version, hlc, created_version, created_device_id, updated_device_id, updated_device_caught_up, created_at, updated_at, sync_source) VALUES ({placeholders})",
             spec.name,
             names.join(", "),
         );
@@ -196,6 +199,7 @@ pub(crate) fn write_statements(
             db::int(stamp.version),
             db::opt_text(stamp.device_id),
             db::opt_text(stamp.device_id),
+            db::int(i64::from(stamp.caught_up)),
             db::text(&now),
             db::text(&now),
             db::text(stamp.sync_source),
@@ -245,7 +249,7 @@ pub(crate) fn delete_statement(
 ) -> Result<D1PreparedStatement, ApiError> {
     let now = now_rfc3339();
     let sql = format!(
-        "UPDATE {} SET deleted_at = ?, updated_at = ?, version = ?, hlc = ?, sync_source = ?, updated_device_id = ? WHERE tenant_id = ? AND id = ?",
+        "UPDATE {} SET deleted_at = ?, updated_at = ?, version = ?, hlc = ?, sync_source = ?, updated_device_id = ?, updated_device_caught_up = ? WHERE tenant_id = ? AND id = ?",
         spec.name
     );
     db::statement(
@@ -258,6 +262,7 @@ pub(crate) fn delete_statement(
             db::text(stamp.hlc.to_string()),
             db::text(stamp.sync_source),
             db::opt_text(stamp.device_id),
+            db::int(i64::from(stamp.caught_up)),
             db::text(&writer.tenant_id),
             db::text(id),
         ],
@@ -322,6 +327,7 @@ pub(crate) async fn save(
         hlc: &hlc,
         sync_source,
         device_id: None,
+        caught_up: true,
     };
     let statements = write_statements(writer, spec, id, &values, existing.as_ref(), &stamp, false)?;
     writer.commit(statements, version).await?;
@@ -358,6 +364,7 @@ pub(crate) async fn delete(
         hlc: &hlc,
         sync_source,
         device_id: None,
+        caught_up: true,
     };
     let statement = delete_statement(writer, spec, id, &stamp)?;
     writer.commit(vec![statement], version).await?;

@@ -157,6 +157,7 @@ pub(crate) async fn resolve(
         hlc: &hlc,
         sync_source: "web",
         device_id: None,
+        caught_up: true,
     };
     let mut statements = if delete {
         vec![delete_statement(writer, spec, &record_id, &stamp)?]

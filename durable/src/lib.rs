@@ -3,6 +3,7 @@
 
 mod backup;
 pub mod db;
+pub mod jobs;
 pub mod migrate;
 pub mod protocol;
 
@@ -11,6 +12,7 @@ pub mod conflicts;
 mod purge;
 mod push;
 pub mod returns;
+pub mod schedule;
 mod sale;
 pub mod stock;
 
@@ -35,6 +37,7 @@ struct HubMemory {
 
 #[durable_object]
 pub struct TenantHub {
+    state: State,
     env: Env,
     memory: Mutex<HubMemory>,
     /// Set while a restore runs, read without the lock so pushes can be turned away at once.
@@ -42,8 +45,9 @@ pub struct TenantHub {
 }
 
 impl DurableObject for TenantHub {
-    fn new(_state: State, env: Env) -> Self {
+    fn new(state: State, env: Env) -> Self {
         TenantHub {
+            state,
             env,
             memory: Mutex::new(HubMemory::default()),
             restoring: std::cell::Cell::new(false),
@@ -77,6 +81,15 @@ impl DurableObject for TenantHub {
             Err(error) => HubReply::Error(ApiError::internal(format!("unreadable hub request: {error}"))),
         };
         Response::from_json(&reply)
+    }
+
+    async fn alarm(&self) -> worker::Result<Response> {
+        if let Err(error) = schedule::fire(&self.state, &self.env).await {
+            worker::console_error!("{}", json!({ "event": "hub_alarm_failed", "error": error.to_string() }));
+            // Try again in five minutes rather than lose the day's jobs.
+            let _ = self.state.storage().set_alarm(5 * 60 * 1000).await;
+        }
+        Response::ok("alarm handled")
     }
 }
 
@@ -187,6 +200,12 @@ impl TenantHub {
                 Ok(manifest)
             }
             Command::Restore { backup_id } => backup::restore(&mut writer, &backup_id).await,
+            Command::Arm { schedule, fire_now } => schedule::arm(&self.state, &self.env, schedule, fire_now).await,
+            Command::Offboard => {
+                let deleted = backup::erase_tenant(&mut writer).await?;
+                schedule::disarm(&self.state).await?;
+                Ok(deleted)
+            }
         }
     }
 }
@@ -297,8 +316,11 @@ impl Writer<'_> {
             Some(pending) if !pending.is_empty() => std::mem::take(pending),
             _ => return Ok(()),
         };
-        let Some(version) = self.memory.version else {
-            return Err(ApiError::internal("planned version missing at flush"));
+        // Held-back results of mutations that wrote no record leave the version as it is, and
+        // the hub may not have read it yet.
+        let version = match self.memory.version {
+            Some(version) => version,
+            None => self.current_version().await?,
         };
         let deferred = self.deferred.take();
         let committed = self.commit(pending, version).await;

@@ -36,6 +36,10 @@ pub const TENANT_MIGRATIONS: &[Migration] = &[
         name: "0006_backups.sql",
         sql: include_str!("../../migrations/tenant/0006_backups.sql"),
     },
+    Migration {
+        name: "0007_writer_caught_up.sql",
+        sql: include_str!("../../migrations/tenant/0007_writer_caught_up.sql"),
+    },
 ];
 
 pub const CONTROL_MIGRATIONS: &[Migration] = &[

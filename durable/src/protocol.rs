@@ -130,6 +130,15 @@ pub enum Command {
         keep_daily: usize,
         keep_weekly: usize,
     },
+    /// Keeps the tenant's daily job times and arms the alarm when it is missing; `fire_now`
+    /// (development only) enqueues the day's jobs at once.
+    Arm {
+        schedule: crate::schedule::Schedule,
+        fire_now: bool,
+    },
+    /// Deletes every row of the tenant from its database and forgets the hub's schedule;
+    /// the last step of offboarding, after the final backup.
+    Offboard,
     /// Restores a backup; pushes answer 503 while it runs.
     Restore { backup_id: String },
     /// Hard-deletes tombstones deleted more than `retention_seconds` ago and records the

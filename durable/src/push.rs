@@ -571,7 +571,8 @@ async fn apply_catalog(
             mutation.base_version,
             stored.version,
             stored.deleted,
-            db::get_str(row, "updated_device_id") == Some(device_id),
+            db::get_str(row, "updated_device_id") == Some(device_id)
+                && db::get_i64(row, "updated_device_caught_up") == Some(1),
         ),
         _ => mutation.base_version,
     };
@@ -646,6 +647,10 @@ async fn apply_catalog(
         hlc: &row_hlc,
         sync_source: &mutation.sync_source,
         device_id: Some(device_id),
+        // Only a change made on the stored version leaves its device caught up.
+        caught_up: stored
+            .as_ref()
+            .is_none_or(|stored| base_version.is_some_and(|base| base >= stored.version)),
     };
     let result = outcome(&mutation.id, decision.status(), version, &ignored);
     let mut statements = if decision == Decision::Delete {

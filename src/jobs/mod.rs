@@ -3,29 +3,17 @@
 
 pub mod email;
 
-use kasir_core::error::{ApiError, ErrorCode};
+use kasir_core::error::ApiError;
 use kasir_core::permissions::Role;
 use kasir_durable::db;
 use kasir_durable::protocol::{Actor, Command};
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use worker::{console_error, console_log, Env, MessageBatch, MessageBuilder, MessageExt};
 
 use crate::directory::{control_db, Tenant};
 
-/// Deliveries of an email job before it is dead-lettered.
-const MAX_EMAIL_ATTEMPTS: u32 = 5;
-/// Deliveries of a backup, restore or offboarding job before it is dead-lettered.
-const MAX_BACKUP_ATTEMPTS: u32 = 3;
-
-/// A queued job. The runtime does not tell a consumer how often a message was delivered, so
-/// the message carries its attempt number and a retry is a new message.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct JobMessage {
-    pub job_id: String,
-    pub kind: String,
-    pub attempt: u32,
-}
+pub use kasir_durable::jobs::JobMessage;
+use kasir_durable::jobs::{queues_of, NewJob};
 
 fn internal(error: worker::Error) -> ApiError {
     ApiError::internal(error.to_string())
@@ -39,14 +27,6 @@ fn is_development(env: &Env) -> bool {
     env.var("ENVIRONMENT")
         .map(|var| var.to_string() == "development")
         .unwrap_or(false)
-}
-
-/// The queue binding of a job kind, and of its dead letters.
-fn queues_of(kind: &str) -> (&'static str, &'static str, u32) {
-    match kind {
-        "email" => ("EMAIL_QUEUE", "EMAIL_DLQ", MAX_EMAIL_ATTEMPTS),
-        _ => ("BACKUP_QUEUE", "BACKUP_DLQ", MAX_BACKUP_ATTEMPTS),
-    }
 }
 
 /// Seconds before a retry: 30 s, 2 min, 8 min, ... capped at an hour; 1 s in development so
@@ -71,53 +51,22 @@ pub async fn enqueue(
     payload: Value,
     created_by: Option<&str>,
 ) -> Result<String, ApiError> {
-    let control = control_db(env).await?;
+    // The control database must exist before the job row does.
+    control_db(env).await?;
     let id = crate::crypto::new_uuid().map_err(internal)?;
-    let inserted = db::first(
-        &control,
-        "INSERT INTO jobs (id, tenant_id, tenant_code, kind, status, payload, slot, created_by, created_at, updated_at) VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?) ON CONFLICT (slot) DO NOTHING RETURNING id",
-        &[
-            db::text(&id),
-            db::opt_text(tenant.map(|t| t.id.as_str())),
-            db::opt_text(tenant.map(|t| t.code.as_str())),
-            db::text(kind),
-            db::text(payload.to_string()),
-            db::opt_text(slot),
-            db::opt_text(created_by),
-            db::text(now()),
-            db::text(now()),
-        ],
+    kasir_durable::jobs::enqueue(
+        env,
+        NewJob {
+            id: &id,
+            tenant_id: tenant.map(|t| t.id.as_str()),
+            tenant_code: tenant.map(|t| t.code.as_str()),
+            kind,
+            slot,
+            payload,
+            created_by,
+        },
     )
     .await
-    .map_err(internal)?;
-    if inserted.is_none() {
-        let existing = db::first(&control, "SELECT id FROM jobs WHERE slot = ?", &[db::opt_text(slot)])
-            .await
-            .map_err(internal)?;
-        return existing
-            .and_then(|row| db::get_str(&row, "id").map(str::to_string))
-            .ok_or_else(|| ApiError::internal("job slot taken but no job found"));
-    }
-
-    let (queue, _, _) = queues_of(kind);
-    let message = JobMessage {
-        job_id: id.clone(),
-        kind: kind.to_string(),
-        attempt: 1,
-    };
-    let sent = match env.queue(queue) {
-        Ok(queue) => queue.send(message).await,
-        Err(error) => Err(error),
-    };
-    if let Err(error) = sent {
-        let _ = db::run(&control, "DELETE FROM jobs WHERE id = ?", &[db::text(&id)]).await;
-        console_error!(
-            "{}",
-            json!({ "event": "job_not_queued", "job_id": id, "kind": kind, "error": error.to_string() })
-        );
-        return Err(ApiError::new(ErrorCode::Unavailable));
-    }
-    Ok(id)
 }
 
 /// A job as the API shows it.
@@ -181,6 +130,8 @@ async fn run(env: &Env, job: &db::Row) -> Result<Value, String> {
     match db::get_str(job, "kind") {
         Some("email") => email::deliver(env, &payload).await,
         Some(kind @ ("backup" | "restore")) => run_in_hub(env, job, kind, &payload).await,
+        Some("daily_summary") => daily_summary(env, job, &payload).await,
+        Some("offboard") => offboard(env, job).await,
         Some(kind) => Err(format!("no runner for job kind {kind}")),
         None => Err("job has no kind".to_string()),
     }
@@ -223,6 +174,76 @@ async fn run_in_hub(env: &Env, job: &db::Row, kind: &str, payload: &Value) -> Re
     crate::hub::call(env, &tenant, actor, command)
         .await
         .map_err(|error| error.to_string())
+}
+
+/// Offboards a tenant: a final backup, then its rows, its files in R2 and its directory
+/// entry go. The final backup stays in R2 under `backups/{code}/`.
+async fn offboard(env: &Env, job: &db::Row) -> Result<Value, String> {
+    let tenant_id = db::get_str(job, "tenant_id").ok_or("job has no tenant")?;
+    let Some(tenant) = crate::directory::by_id(env, tenant_id).await.map_err(|error| error.to_string())? else {
+        // A redelivery after the last step finds nothing left to do.
+        return Ok(json!({ "offboarded": tenant_id }));
+    };
+    let actor = Actor {
+        user_id: "system".to_string(),
+        role: Role::Owner,
+        device_id: None,
+    };
+    let (keep_daily, keep_weekly) = retention(&tenant.plan);
+    let final_backup = Command::Backup {
+        backup_id: kasir_core::sale::derived_id(&["final", &tenant.id]),
+        backup_kind: "final".to_string(),
+        tenant_code: tenant.code.clone(),
+        keep_daily,
+        keep_weekly,
+    };
+    let manifest = crate::hub::call(env, &tenant, actor.clone(), final_backup)
+        .await
+        .map_err(|error| error.to_string())?;
+    let erased = crate::hub::call(env, &tenant, actor, Command::Offboard)
+        .await
+        .map_err(|error| error.to_string())?;
+    let store = crate::storage::R2Store::from_env(env).map_err(|error| error.to_string())?;
+    let files = crate::storage::ObjectStore::delete_prefix(&store, &format!("tenants/{}/", tenant.code))
+        .await
+        .map_err(|error| error.to_string())?;
+    let control = control_db(env).await.map_err(|error| error.to_string())?;
+    db::run(&control, "DELETE FROM tenants WHERE id = ?", &[db::text(&tenant.id)])
+        .await
+        .map_err(|error| error.to_string())?;
+    crate::directory::forget(&tenant);
+    Ok(json!({ "final_backup": manifest["id"], "erased": erased["deleted"], "files_deleted": files }))
+}
+
+/// Emails the day's sales summary, from the same figures as the daily report, to every owner.
+async fn daily_summary(env: &Env, job: &db::Row, payload: &Value) -> Result<Value, String> {
+    let tenant_id = db::get_str(job, "tenant_id").ok_or("job has no tenant")?;
+    let tenant = crate::directory::by_id(env, tenant_id)
+        .await
+        .map_err(|error| error.to_string())?
+        .ok_or("tenant not found")?;
+    let date = payload["date"].as_str().ok_or("job has no date")?;
+    let mut figures = crate::routes::reports::daily_figures(env, &tenant, date)
+        .await
+        .map_err(|error| error.to_string())?;
+    figures["tenant_name"] = json!(tenant.name);
+
+    let owners = db::all(
+        &tenant.db(env).map_err(|error| error.to_string())?,
+        "SELECT email FROM users WHERE tenant_id = ? AND role = 'owner' AND deleted_at IS NULL ORDER BY email",
+        &[db::text(&tenant.id)],
+    )
+    .await
+    .map_err(|error| error.to_string())?;
+    let mut sent = Vec::new();
+    for owner in owners {
+        let Some(to) = db::get_str(&owner, "email") else {
+            continue;
+        };
+        let message = json!({ "template": "daily_summary", "to": to, "locale": tenant.locale, "data": figures });
+        sent.push(email::deliver(env, &message).await?);
+    }
+    Ok(json!({ "date": date, "sent": sent }))
 }
 
 /// Consumes a batch of job messages, from a work queue or a dead-letter queue.

@@ -40,6 +40,8 @@ pub async fn dispatch(
             http::json(200, &body)
         }
         (Method::Patch, ["tenants", code]) => update(req, env, code).await,
+        (Method::Post, ["tenants", code, "alarm"]) => fire_alarm(env, code).await,
+        (Method::Delete, ["tenants", code]) => offboard(env, code).await,
         (Method::Get, ["jobs"]) => crate::routes::jobs::admin_list(req, env).await,
         (Method::Get, ["jobs", id]) => crate::routes::jobs::admin_show(env, &crate::router::path_id(id)?).await,
         (Method::Get, ["outbox"]) => crate::routes::jobs::outbox(req, env).await,
@@ -383,6 +385,12 @@ async fn provision(req: &mut Request, env: &Env, ctx: &mut RequestContext) -> Re
 
     let tenant = find(env, &request.code).await?;
     directory::forget(&tenant);
+    if let Err(error) = hub::arm(env, &tenant, false).await {
+        worker::console_error!(
+            "{}",
+            json!({ "event": "hub_not_armed", "tenant": tenant.code, "error": error.to_string() })
+        );
+    }
     let welcome = json!({
         "template": "owner_welcome",
         "to": request.owner_email,
@@ -405,10 +413,48 @@ async fn provision(req: &mut Request, env: &Env, ctx: &mut RequestContext) -> Re
     )
 }
 
+/// `DELETE /v1/admin/tenants/{code}`: marks the tenant `deleting` (its requests answer 423)
+/// and queues the offboarding job: a final backup, then its data and files go, and the
+/// tenant answers 404.
+async fn offboard(env: &Env, code: &str) -> Result<Response, ApiError> {
+    let tenant = find(env, code).await?;
+    let control = control_db(env).await?;
+    db::run(
+        &control,
+        "UPDATE tenants SET status = 'deleting', updated_at = ? WHERE id = ?",
+        &[db::text(kasir_durable::now_rfc3339()), db::text(&tenant.id)],
+    )
+    .await
+    .map_err(internal)?;
+    directory::forget(&tenant);
+    let slot = format!("offboard:{}", tenant.id);
+    let job_id = crate::jobs::enqueue(env, Some(&tenant), "offboard", Some(&slot), json!({}), None).await?;
+    audit(env, "tenant_offboarding", code, json!({ "job_id": job_id })).await;
+    http::json(202, &json!({ "job_id": job_id }))
+}
+
+/// `POST /v1/admin/tenants/{code}/alarm`, development only: fires the tenant's hub alarm now,
+/// enqueueing the day's backup and sales email, so tests need not wait for the clock.
+async fn fire_alarm(env: &Env, code: &str) -> Result<Response, ApiError> {
+    let development = env
+        .var("ENVIRONMENT")
+        .map(|var| var.to_string() == "development")
+        .unwrap_or(false);
+    if !development {
+        return Err(ApiError::not_found());
+    }
+    let tenant = find(env, code).await?;
+    let armed = hub::arm(env, &tenant, true).await?;
+    http::json(200, &armed)
+}
+
 /// Changes a tenant's status, modules or plan.
 async fn update(req: &mut Request, env: &Env, code: &str) -> Result<Response, ApiError> {
     let body = http::read_object(req).await?;
     let tenant = find(env, code).await?;
+    if tenant.status == "deleting" {
+        return Err(ApiError::conflict("tenant_deleting"));
+    }
     let mut details = Vec::new();
     http::reject_unknown(&body, &["status", "modules", "plan", "name"], &mut details);
 

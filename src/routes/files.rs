@@ -1,7 +1,7 @@
 //! A tenant's files: uploads to the object store with a metadata row in the tenant database,
 //! downloads, deletion, product images and the storage quota of the tenant's plan.
 //!
-//! File rows are not a synced entity, so the Worker writes them directly; a product's
+//! File rows are not a synced entity, so the Worker writes them directly. A product's
 //! `image_file_id` is synced, so it changes only through the tenant's hub.
 
 mod multipart;
@@ -36,7 +36,7 @@ fn internal(error: worker::Error) -> ApiError {
     ApiError::internal(error.to_string())
 }
 
-/// Serves `/v1/files...`; the router has checked the module and the permission.
+/// Serves `/v1/files...`. The router has already checked the module and the permission.
 pub async fn dispatch(
     req: &mut Request,
     env: &Env,
@@ -64,6 +64,8 @@ pub struct FileUsage {
 ///
 /// # Errors
 /// 500 when the tenant database fails.
+// NOTE: the `files` table comes with tenant migration 0005, which a tenant's hub applies on
+// its first command after a deploy; until then every files route of that tenant fails with 500.
 pub async fn usage(database: &D1Database, tenant_id: &str) -> Result<FileUsage, ApiError> {
     let row = db::first(
         database,
@@ -282,8 +284,8 @@ async fn store_file(
     }
 }
 
-/// Deletes an object whose row was never written or was rolled back; a failure is logged
-/// and leaves an orphan object that counts against no quota.
+/// Deletes an object whose row was never written. A failure is logged and leaves an orphan
+/// object, which counts against no quota.
 async fn discard_object(store: &impl ObjectStore, key: &str) {
     if let Err(error) = store.delete(key).await {
         worker::console_error!(
@@ -321,7 +323,7 @@ async fn download(
 
 /// `DELETE /v1/files/{id}`: clears the references to the file, then deletes its row and its
 /// object. Products that show it as their image lose it through the hub, so terminals sync
-/// the change; a tenant logo that is this file is cleared too.
+/// the change. A tenant logo that is this file is cleared too.
 async fn delete(env: &Env, store: &impl ObjectStore, principal: &Principal, id: &str) -> Result<Response, ApiError> {
     let tenant = &principal.tenant;
     let database = tenant.db(env)?;
@@ -407,7 +409,7 @@ pub async fn set_product_image(
 ) -> Result<Response, ApiError> {
     let spec = kasir_core::entity::catalog_spec("products")
         .ok_or_else(|| ApiError::internal("products have no catalog spec"))?;
-    // A missing product answers 404 before the upload is read.
+    // A missing product returns 404 before the upload is read.
     let product = catalog::find(env, principal, spec, product_id).await?;
     let previous = product.get("image_file_id").and_then(Value::as_str).map(str::to_string);
 
@@ -431,7 +433,7 @@ pub async fn set_product_image(
 }
 
 /// Deletes a product image's row and object unless a live product or the tenant logo still
-/// uses it, or it is not a product image. Failures are logged: the caller's change stands.
+/// uses it, or it is not a product image. Failures are logged, and the caller's change is kept.
 // NOTE: two concurrent image replacements of one product read the same previous image, so
 // the image set by the first of them is never deleted and stays as an unused file.
 async fn remove_unused_file(env: &Env, store: &impl ObjectStore, principal: &Principal, file_id: &str) {

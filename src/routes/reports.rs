@@ -15,7 +15,7 @@ use crate::http::{self, Query};
 use crate::routes::sales::utc_offset_hours;
 
 /// Rows read per D1 query. A busy shop's day fits in one page, and a long range is read page
-/// by page, so the Worker holds one page of rows at a time, not the whole range.
+/// by page, so the Worker keeps one page of rows in memory at a time, not the whole range.
 const PAGE_ROWS: i64 = 1000;
 
 /// The sales of a period with their cashier's name and outlet's code, as
@@ -42,7 +42,7 @@ fn internal(error: impl std::fmt::Display) -> ApiError {
     ApiError::internal(error.to_string())
 }
 
-/// `?format=`: JSON figures unless `csv` asks for the sales as a file.
+/// Response format set by `?format=`: `json` (the default) for the figures, `csv` for the sales.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Format {
     Json,
@@ -153,6 +153,34 @@ pub async fn summary(req: &Request, env: &Env, principal: &Principal) -> Result<
     http::json(200, &body)
 }
 
+/// The daily report figures of a tenant, as `GET /v1/reports/daily` returns them, for the
+/// daily sales email.
+///
+/// # Errors
+/// 422 for an invalid date; D1 failures.
+pub async fn daily_figures(
+    env: &Env,
+    tenant: &crate::directory::Tenant,
+    date: &str,
+) -> Result<serde_json::Value, ApiError> {
+    let range = DayRange::day(Some(date)).map_err(|detail| ApiError::validation(vec![detail]))?;
+    let utc_offset_hours = utc_offset_hours(&tenant.timezone);
+    let (start_ms, end_ms) = range.bounds_ms(utc_offset_hours);
+    let scope = Scope {
+        db: tenant.db(env)?,
+        tenant_id: tenant.id.clone(),
+        range,
+        utc_offset_hours,
+        start_ms,
+        end_ms,
+        outlet_id: None,
+        format: Format::Json,
+    };
+    let builder = build_report(&scope).await?;
+    let names = product_names(&scope, &builder.top_product_ids()).await?;
+    serde_json::to_value(builder.daily(&names)).map_err(internal)
+}
+
 /// Reads the period's sales and refunds into a report.
 async fn build_report(scope: &Scope) -> Result<ReportBuilder, ApiError> {
     let mut builder = ReportBuilder::new(scope.range, scope.utc_offset_hours);
@@ -169,7 +197,7 @@ async fn build_report(scope: &Scope) -> Result<ReportBuilder, ApiError> {
     Ok(builder)
 }
 
-/// Answers with the period's sales as a CSV attachment named `filename`.
+/// Builds a response with the period's sales as a CSV attachment named `filename`.
 async fn csv_response(scope: &Scope, filename: &str) -> Result<Response, ApiError> {
     let mut csv = SalesCsv::new(scope.utc_offset_hours);
     for_each_row(scope, SALES_SQL, "t", |row| {

@@ -92,21 +92,24 @@ async fn levels(req: &Request, env: &Env, principal: &Principal) -> Result<Respo
         Some(_) => return Err(ApiError::invalid("low", "invalid_format")),
     };
 
+    // Every tracked product at every live outlet, so a product never stocked shows level 0.
     let mut sql = String::from(
-        "SELECT m.product_id, m.outlet_id, SUM(m.qty) AS level, p.name, p.low_stock_threshold \
-         FROM stock_movements m JOIN products p ON p.tenant_id = m.tenant_id AND p.id = m.product_id \
-         WHERE m.tenant_id = ? AND p.track_stock = 1 AND p.deleted_at IS NULL",
+        "SELECT p.id AS product_id, o.id AS outlet_id, p.name, p.low_stock_threshold, COALESCE(SUM(m.qty), 0) AS level \
+         FROM products p \
+         JOIN outlets o ON o.tenant_id = p.tenant_id AND o.deleted_at IS NULL \
+         LEFT JOIN stock_movements m ON m.tenant_id = p.tenant_id AND m.product_id = p.id AND m.outlet_id = o.id \
+         WHERE p.tenant_id = ? AND p.track_stock = 1 AND p.deleted_at IS NULL",
     );
     let mut args = vec![db::text(&principal.tenant.id)];
     if let Some(outlet_id) = &outlet_id {
-        sql.push_str(" AND m.outlet_id = ?");
+        sql.push_str(" AND o.id = ?");
         args.push(db::text(outlet_id));
     }
     if let Some(product_id) = &product_id {
-        sql.push_str(" AND m.product_id = ?");
+        sql.push_str(" AND p.id = ?");
         args.push(db::text(product_id));
     }
-    sql.push_str(" GROUP BY m.product_id, m.outlet_id ORDER BY p.name, m.product_id, m.outlet_id");
+    sql.push_str(" GROUP BY p.id, o.id ORDER BY p.name, p.id, o.id");
     let rows = db::all(&principal.tenant.db(env)?, &sql, &args)
         .await
         .map_err(internal)?;

@@ -86,12 +86,16 @@ pub async fn push(req: &mut Request, env: &Env, principal: &Principal, lang: Lan
         Some(_) => {}
     }
 
-    let command = Command::Push {
-        device_id,
+    let answer = hub::push(
+        env,
+        &principal.tenant,
+        principal.actor(),
+        lang,
+        &device_id,
         mutations,
-        server_clock: false,
-    };
-    let answer = hub::call_in(env, &principal.tenant, principal.actor(), lang, command).await?;
+        false,
+    )
+    .await?;
     http::json(200, &answer)
 }
 

@@ -268,5 +268,12 @@ pub async fn update(req: &mut Request, env: &Env, principal: &Principal) -> Resu
     let updated = directory::by_id(env, &tenant.id)
         .await?
         .ok_or_else(ApiError::not_found)?;
+    // New job times or zone move the hub's alarm.
+    if let Err(error) = crate::hub::arm(env, &updated, false).await {
+        worker::console_error!(
+            "{}",
+            json!({ "event": "hub_not_armed", "tenant": updated.code, "error": error.to_string() })
+        );
+    }
     http::json(200, &updated.to_json())
 }

@@ -20,8 +20,8 @@ pub const CSV_COLUMNS: [&str; 10] = [
 ];
 
 /// First characters that make Excel, LibreOffice Calc or Google Sheets read a cell as a
-/// formula. CWE-1236 names `=`, `+`, `-` and `@`. Some spreadsheets skip a leading tab or
-/// carriage return before such a character, so those two are included.
+/// formula. CWE-1236 names `=`, `+`, `-` and `@`. Some spreadsheets also read a cell that
+/// starts with a tab or a carriage return as a formula, so those two get the prefix too.
 const FORMULA_TRIGGERS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
 
 /// A CSV document of sales, written one sale at a time.

@@ -9,7 +9,7 @@ use crate::money::parse_qty;
 
 use super::{ReportLine, ReportPayment, ReportRefund, ReportSale};
 
-/// A stored row that lacks a column or holds a value the hub never writes.
+/// A stored row that lacks a column or contains a value the hub never writes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InvalidRow {
     pub table: &'static str,

@@ -55,7 +55,7 @@ fn cashier_name(user_id: &str) -> Option<String> {
     }
 }
 
-/// A tax-free sale whose subtotal is the sum of its line amounts.
+/// Builds a tax-free sale whose subtotal is the sum of its line amounts.
 fn sale(id: &str, local_time: &str, user_id: &str, items: Vec<ReportLine>, payments: Vec<ReportPayment>) -> ReportSale {
     let subtotal = items.iter().map(|item| item.amount).sum();
     let paid: i64 = payments.iter().map(|payment| payment.amount).sum();
@@ -96,6 +96,7 @@ fn sales() -> Vec<ReportSale> {
         vec![line(ROTI, 2000, 16000)],
         vec![payment("cash", 20000)],
     );
+
     let s1 = sale(
         "S1",
         "2025-11-14 08:15:00",
@@ -103,6 +104,7 @@ fn sales() -> Vec<ReportSale> {
         vec![line(KOPI, 2000, 30000), line(ROTI, 1000, 8000)],
         vec![payment("cash", 50000)],
     );
+
     // 1.5 kg × 17,500 = 26,250, less a line discount of 250, less a sale discount of 1,000.
     let mut s2 = sale(
         "S2",
@@ -115,6 +117,7 @@ fn sales() -> Vec<ReportSale> {
     s2.discount = 1000;
     s2.total = 25000;
     s2.change = 5000;
+
     let mut s3 = sale(
         "S3",
         "2025-11-14 12:05:00",
@@ -123,6 +126,7 @@ fn sales() -> Vec<ReportSale> {
         vec![payment("card", 24000)],
     );
     s3.status = "voided".to_string();
+
     let mut s4 = sale(
         "S4",
         "2025-11-14 23:30:00",
@@ -131,6 +135,7 @@ fn sales() -> Vec<ReportSale> {
         vec![payment("transfer", 31000)],
     );
     s4.status = "partially_refunded".to_string();
+
     let s5 = sale(
         "S5",
         "2025-11-15 00:10:00",
@@ -138,6 +143,7 @@ fn sales() -> Vec<ReportSale> {
         vec![line(KOPI, 1000, 15000)],
         vec![payment("cash", 15000)],
     );
+
     vec![s0, s1, s2, s3, s4, s5]
 }
 
@@ -266,7 +272,7 @@ fn daily_top_products_rank_by_qty_then_net() {
     assert_eq!(
         report.breakdowns.top_products,
         vec![
-            // Kopi and roti both sold 3; kopi's net is higher. S3's voided roti is left out.
+            // Kopi and roti both sold 3, and kopi's net is higher. S3's voided roti is left out.
             ProductRow {
                 product_id: KOPI.to_string(),
                 name: Some("Kopi Tubruk".to_string()),
@@ -406,7 +412,7 @@ fn top_products_stop_at_ten() {
 }
 
 #[test]
-fn top_products_tie_on_qty_and_net_sorts_by_id() {
+fn top_products_tie_sorts_by_id() {
     let range = DayRange::day(Some("2025-11-14")).unwrap();
     let mut builder = ReportBuilder::new(range, WIB_OFFSET_HOURS);
     let items = vec![line("p-b", 1000, 5000), line("p-a", 1000, 5000)];

@@ -1,9 +1,10 @@
 //! Reads a `multipart/form-data` upload without buffering far past the size limit.
 
-use futures_util::StreamExt;
+use js_sys::{Function, Promise, Reflect, Uint8Array};
 use kasir_core::error::{ApiError, Detail, ErrorCode};
 use kasir_core::files::MULTIPART_OVERHEAD_BYTES;
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
 use worker::{FormData, FormEntry, Headers, Method, Request, RequestInit};
 
 /// The parts of an upload form: the `file` field and the other text fields the route reads.
@@ -13,7 +14,7 @@ pub struct UploadForm {
 
 /// The `file` part of an upload, read into memory.
 pub struct UploadedFile {
-    /// The client's file name, as sent; clean it before storing it.
+    /// The client's file name as sent, to be cleaned before it is stored.
     pub name: Option<String>,
     pub bytes: Vec<u8>,
 }
@@ -32,6 +33,9 @@ impl UploadForm {
     }
 
     /// Reads the `file` part, checking its size against `max_bytes` before copying it.
+    // NOTE: by estimate an upload is held about three times while it is stored (the parsed
+    // form, this copy, the store's copy), so a 10 MiB document takes some 30 MiB of the
+    // isolate's 128 MB, and several at once in one isolate may exhaust it.
     ///
     /// # Errors
     /// 422 when `file` is missing or is a text field, 413 `file_too_large` when it is larger
@@ -70,7 +74,7 @@ fn multipart_required() -> ApiError {
 
 /// Reads a multipart body whose file may be up to `max_file_bytes`. A body declared larger
 /// than that plus [`MULTIPART_OVERHEAD_BYTES`] is rejected from its `Content-Length` before
-/// any of it is read; a body without `Content-Length` is read until it passes the same cap.
+/// any of it is read. A body without `Content-Length` is read until it passes the same cap.
 ///
 /// # Errors
 /// 415 `multipart_required` when the body is not `multipart/form-data` or does not parse,
@@ -101,21 +105,42 @@ pub async fn read_upload(req: &mut Request, max_file_bytes: u64) -> Result<Uploa
 }
 
 /// Reads a body of unknown length chunk by chunk, stopping once it passes `cap` bytes.
-async fn read_capped(req: &mut Request, cap: u64, max_file_bytes: u64) -> Result<Vec<u8>, ApiError> {
-    let Ok(mut stream) = req.stream() else {
-        // No body at all.
+async fn read_capped(req: &Request, cap: u64, max_file_bytes: u64) -> Result<Vec<u8>, ApiError> {
+    let js_error = |error: JsValue| ApiError::internal(format!("reading the upload: {error:?}"));
+    let stream = Reflect::get(req.inner(), &JsValue::from_str("body")).map_err(js_error)?;
+    if stream.is_null() || stream.is_undefined() {
         return Ok(Vec::new());
-    };
+    }
+    let reader = call_method(&stream, "getReader").map_err(js_error)?;
+
     let mut body = Vec::new();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|error| ApiError::internal(format!("reading the upload: {error}")))?;
-        let total = (body.len() + chunk.len()) as u64;
+    loop {
+        let chunk = JsFuture::from(Promise::from(call_method(&reader, "read").map_err(js_error)?))
+            .await
+            .map_err(js_error)?;
+        if Reflect::get(&chunk, &JsValue::from_str("done")).map_err(js_error)?.is_truthy() {
+            return Ok(body);
+        }
+        let bytes = Uint8Array::new(&Reflect::get(&chunk, &JsValue::from_str("value")).map_err(js_error)?);
+        let total = (body.len() + bytes.length() as usize) as u64;
         if total > cap {
+            // workerd throws an uncaught error, and restarts the isolate, when a request
+            // stream is still open after the response is sent, so the cancel is awaited here.
+            if let Ok(cancelled) = call_method(&reader, "cancel") {
+                let _ = JsFuture::from(Promise::from(cancelled)).await;
+            }
             return Err(file_too_large(max_file_bytes, total));
         }
-        body.extend_from_slice(&chunk);
+        let start = body.len();
+        body.resize(start + bytes.length() as usize, 0);
+        bytes.copy_to(&mut body[start..]);
     }
-    Ok(body)
+}
+
+/// Calls a method without arguments on a JavaScript object.
+fn call_method(target: &JsValue, name: &str) -> Result<JsValue, JsValue> {
+    let method: Function = Reflect::get(target, &JsValue::from_str(name))?.dyn_into()?;
+    method.call0(target)
 }
 
 /// Parses buffered multipart bytes with the runtime's form parser.
@@ -123,7 +148,7 @@ async fn parse_form(content_type: &str, body: Vec<u8>) -> Result<FormData, ApiEr
     let internal = |error: worker::Error| ApiError::internal(format!("re-reading the upload: {error}"));
     let headers = Headers::new();
     headers.set("content-type", content_type).map_err(internal)?;
-    let bytes = js_sys::Uint8Array::from(body.as_slice());
+    let bytes = Uint8Array::from(body.as_slice());
     let mut init = RequestInit::new();
     init.with_method(Method::Post)
         .with_headers(headers)

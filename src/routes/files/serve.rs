@@ -8,13 +8,13 @@ use worker::{Headers, Request, Response, ResponseBuilder};
 use crate::storage::ObjectStore;
 
 /// Caching of a tenant's files: only the caller's own cache may keep them. A file id always
-/// names the same bytes, so a day is safe; a deleted file may show from such a cache until
-/// then.
+/// names the same bytes, so a day is safe, but a deleted file may still show from such a
+/// cache until the day ends.
 pub const PRIVATE_CACHE: &str = "private, max-age=86400";
 /// Caching of the public vendor logo, which a new upload replaces under the same URL.
 pub const PUBLIC_CACHE: &str = "public, max-age=300";
 
-/// What a download needs to know about the file before reading it.
+/// Stored facts about a file that a download needs before it reads the bytes.
 pub struct Download<'a> {
     pub key: &'a str,
     pub content_type: &'a str,
@@ -33,7 +33,7 @@ fn header(req: &Request, name: &str) -> Option<String> {
     req.headers().get(name).ok().flatten()
 }
 
-/// Answers a `GET` of a file.
+/// Builds the response to a `GET` of a file.
 ///
 /// # Errors
 /// 404 when the object is missing from the store although its metadata exists (the cause is

@@ -167,7 +167,8 @@ async fn send(
         Some(file_type) => content_disposition(file_type, object.metadata.get("original_name").map(String::as_str), id),
         None => "attachment".to_string(),
     };
-    // Objects stored by this API carry their SHA-256; any other falls back to key and size.
+    // Objects stored by this API carry their SHA-256. Any other object gets a tag of its key
+    // and size.
     let etag = match object.metadata.get("checksum") {
         Some(checksum) => entity_tag(checksum),
         None => entity_tag(&checksum_hex(format!("{}:{}", object.key, object.size).as_bytes())),

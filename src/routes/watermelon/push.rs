@@ -3,7 +3,6 @@
 use kasir_core::entity::{catalog_spec, ColumnKind, SERVER_COLUMNS};
 use kasir_core::error::{ApiError, ErrorCode, Lang};
 use kasir_core::validate::{format_rfc3339_millis, parse_uuid};
-use kasir_durable::protocol::Command;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 use worker::{Env, Request, Response};
@@ -19,10 +18,6 @@ const PUSH_ORDER: [&str; 5] = ["categories", "customers", "products", "stock_mov
 
 /// Tables whose records are never changed or deleted once stored.
 const INSERT_ONLY: [&str; 2] = ["transactions", "stock_movements"];
-
-/// Mutations sent to the hub in one call. A push has no cap of its own, so a large one goes
-/// to the hub in slices of the size a native push may have.
-const HUB_BATCH: usize = 500;
 
 /// `POST /v1/sync/watermelon?last_pulled_at=`.
 pub async fn push(req: &mut Request, env: &Env, principal: &Principal, lang: Lang) -> Result<Response, ApiError> {
@@ -42,19 +37,21 @@ pub async fn push(req: &mut Request, env: &Env, principal: &Principal, lang: Lan
         rejected.add(table, id, error_object(&error, lang));
     }
 
-    let mut results = Vec::with_capacity(plan.mutations.len());
-    for slice in plan.mutations.chunks(HUB_BATCH) {
-        let command = Command::Push {
-            device_id: device_id.clone(),
-            mutations: slice.to_vec(),
-            server_clock: true,
-        };
-        let reply = hub::call_in(env, &principal.tenant, principal.actor(), lang, command).await?;
-        match reply.get("results").and_then(Value::as_array) {
-            Some(list) if list.len() == slice.len() => results.extend(list.iter().cloned()),
-            _ => return Err(ApiError::internal("hub push reply lacks one result per mutation")),
-        }
-    }
+    let sent = plan.mutations.len();
+    let reply = hub::push(
+        env,
+        &principal.tenant,
+        principal.actor(),
+        lang,
+        &device_id,
+        plan.mutations,
+        true,
+    )
+    .await?;
+    let results: Vec<Value> = match reply["results"].as_array() {
+        Some(list) if list.len() == sent => list.clone(),
+        _ => return Err(ApiError::internal("hub push reply lacks one result per mutation")),
+    };
     for (target, result) in plan.targets.iter().zip(results.iter()) {
         if result.get("status").and_then(Value::as_str) != Some("rejected") {
             continue;

@@ -160,3 +160,41 @@ fn partly_stale_edit_keeps_its_disjoint_fields() {
     assert_eq!(stored["unit"], "bungkus", "{stored}");
     assert_eq!(stored["version"], partial["version"], "{stored}");
 }
+
+#[test]
+fn own_merged_write_does_not_hide_newer_edit() {
+    let shop = sync_shop("fmownmerge");
+    let api = api();
+    let (id, base) = rest_new_product(&api, &shop.owner, "Teh Manis", 8000);
+
+    // Device A reprices on the current version.
+    let reprice = push_one(
+        &api,
+        &shop.device_a,
+        edit_mutation(
+            "products",
+            &id,
+            base,
+            json!({"price": 9000}),
+            &hlc_now(shop.device_a.device()),
+        ),
+    );
+    assert_status(&reprice, "applied");
+
+    // Device B, still on the old base and with an older clock, renames and then reprices in
+    // one push. Its rename merges over A's price, which B never saw, so B's own write must
+    // not make its stale price look current.
+    let older = hlc_shifted(shop.device_b.device(), -MINUTE_MS);
+    let mutations = [
+        edit_mutation("products", &id, base, json!({"name": "Teh Manis Dingin"}), &older),
+        edit_mutation("products", &id, base, json!({"price": 7000}), &older),
+    ];
+    let response = crate::push(&api, &shop.device_b, &mutations);
+    let results = crate::results_of(&response, &mutations);
+    assert_status(&results[0], "applied");
+    assert_status(&results[1], "merged");
+
+    let product = read_record(&api, &shop.owner, "products", &id);
+    assert_eq!(product["name"], json!("Teh Manis Dingin"));
+    assert_eq!(int_field(&product, "price"), 9000);
+}

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use crate::{
     api, assert_status, create_mutation, delete_mutation, find_upserted, int_field, pull_to_end, push_one, read_record,
-    rest_new_product, sync_shop, SyncShop,
+    rest_new_tracked_product, sync_shop, SyncShop,
 };
 
 /// Builds a purchase of 2.5 units of `product_id` at the tenant's first outlet.
@@ -53,7 +53,7 @@ fn rejection_detail_codes(result: &Value) -> Vec<String> {
 fn stock_movement_replay_is_duplicate() {
     let shop = sync_shop("insmovedup");
     let api = api();
-    let (product_id, _) = rest_new_product(&api, &shop.owner, "Gula Aren", 30000);
+    let (product_id, _) = rest_new_tracked_product(&api, &shop.owner, "Gula Aren", 30000);
     let movement_id = new_id();
     let body = purchase(&shop, &product_id);
     let first = push_one(
@@ -88,7 +88,7 @@ fn stock_movement_replay_is_duplicate() {
 fn stock_movement_other_body_is_rejected() {
     let shop = sync_shop("insmoveother");
     let api = api();
-    let (product_id, _) = rest_new_product(&api, &shop.owner, "Kopi Bubuk", 45000);
+    let (product_id, _) = rest_new_tracked_product(&api, &shop.owner, "Kopi Bubuk", 45000);
     let movement_id = new_id();
     let first = push_one(
         &api,
@@ -126,7 +126,7 @@ fn stock_movement_other_body_is_rejected() {
 fn sale_kind_movement_is_rejected() {
     let shop = sync_shop("insmovesale");
     let api = api();
-    let (product_id, _) = rest_new_product(&api, &shop.owner, "Susu Kental", 12000);
+    let (product_id, _) = rest_new_tracked_product(&api, &shop.owner, "Susu Kental", 12000);
     let mut body = purchase(&shop, &product_id);
     body["kind"] = json!("sale");
     body["qty"] = json!(-1);
@@ -155,7 +155,7 @@ fn sale_kind_movement_is_rejected() {
 fn delete_of_insert_only_record_is_rejected() {
     let shop = sync_shop("insdelete");
     let api = api();
-    let (product_id, _) = rest_new_product(&api, &shop.owner, "Kopi Tubruk", 15000);
+    let (product_id, _) = rest_new_tracked_product(&api, &shop.owner, "Kopi Tubruk", 15000);
     let movement_id = new_id();
     let movement = push_one(
         &api,
@@ -219,7 +219,7 @@ fn delete_of_insert_only_record_is_rejected() {
 fn transaction_replay_is_duplicate() {
     let shop = sync_shop("inssaledup");
     let api = api();
-    let (product_id, _) = rest_new_product(&api, &shop.owner, "Es Teh", 15000);
+    let (product_id, _) = rest_new_tracked_product(&api, &shop.owner, "Es Teh", 15000);
     let sale = cash_sale(&shop, &shop.device_a, &product_id);
     let sale_id = sale["id"].as_str().unwrap_or_default().to_string();
     let first = push_one(

@@ -193,6 +193,19 @@ pub fn rest_new_product(api: &Api, session: &Session, name: &str, price: i64) ->
     (id, int_field(&product, "version"))
 }
 
+/// Creates a product that tracks stock over REST as `session` and returns its id and version;
+/// only such products take stock movements.
+#[track_caller]
+pub fn rest_new_tracked_product(api: &Api, session: &Session, name: &str, price: i64) -> (String, i64) {
+    let response = api
+        .post("/v1/products")
+        .bearer(&session.access_token)
+        .json(&serde_json::json!({"name": name, "price": price, "track_stock": true}));
+    response.expect_status(201);
+    let id = response.json["id"].as_str().unwrap_or_default().to_string();
+    (id, int_field(&response.json, "version"))
+}
+
 /// Sends one `GET /v1/sync/pull`.
 pub fn pull(api: &Api, session: &Session, cursor: Option<&str>, limit: Option<u32>) -> ApiResponse {
     let mut request = api.get("/v1/sync/pull").bearer(&session.access_token);

@@ -86,3 +86,27 @@ fn bad_hlc_rejects_only_its_mutation() {
     );
     assert_eq!(stored["name"], "Jam Benar", "{stored}");
 }
+
+#[test]
+fn push_of_only_rejections_after_hub_error_succeeds() {
+    let shop = crate::sync_shop("pvhuberr");
+    let api = crate::api();
+    let (id, _) = crate::rest_new_product(&api, &shop.owner, "Kopi", 10000);
+
+    // A create that collides with a stored id fails inside the hub, which then has no cached
+    // version; a push that writes no record must still be answered.
+    let collision = api
+        .post("/v1/products")
+        .bearer(&shop.owner.access_token)
+        .json(&json!({"id": id, "name": "Lain", "price": 1}));
+    collision.expect_status(409);
+
+    let nameless = crate::create_mutation(
+        "products",
+        &kasir_tests::new_id(),
+        json!({"price": 5000}),
+        &kasir_tests::hlc_now(shop.device_a.device()),
+    );
+    let result = crate::push_one(&api, &shop.device_a, nameless);
+    crate::assert_status(&result, "rejected");
+}

@@ -5,7 +5,9 @@ use kasir_tests::fixtures::hlc_shifted;
 use kasir_tests::{hlc_now, new_id};
 use serde_json::{json, Value};
 
-use crate::{api, create_mutation, edit_mutation, int_field, push, rest_new_product, results_of, sync_shop, MINUTE_MS};
+use crate::{
+    api, create_mutation, edit_mutation, int_field, push, rest_new_tracked_product, results_of, sync_shop, MINUTE_MS,
+};
 
 /// Returns the statuses of a push's results, in order.
 fn statuses(results: &[Value]) -> Vec<String> {
@@ -19,7 +21,7 @@ fn statuses(results: &[Value]) -> Vec<String> {
 fn sync_log_counts_each_push_by_outcome() {
     let shop = sync_shop("synclog");
     let api = api();
-    let (product_id, base) = rest_new_product(&api, &shop.owner, "Martabak Telur", 30000);
+    let (product_id, base) = rest_new_tracked_product(&api, &shop.owner, "Martabak Telur", 30000);
     let movement_id = new_id();
     let movement = json!({
         "product_id": product_id,
