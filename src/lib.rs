@@ -1,8 +1,10 @@
 //! Kasir Edge: the Worker that authenticates, validates and routes the POS API. Reads go to
 //! each tenant's D1 database; writes go through the tenant's `TenantHub` Durable Object.
 
+mod audit;
 mod auth;
 mod context;
+mod cors;
 mod crypto;
 mod directory;
 mod http;
@@ -119,12 +121,20 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
         security_event: None,
     };
 
-    let outcome = router::dispatch(req, &env, &mut ctx).await;
+    let origin = cors::allowed_origin(&req, &env);
+    let outcome = if cors::is_preflight(&req) {
+        Ok(cors::preflight(origin.as_deref()))
+    } else {
+        router::dispatch(req, &env, &mut ctx).await
+    };
     let (mut response, error) = match outcome {
         Ok(response) => (response, None),
         Err(error) => (error_response(&error, &ctx), Some(error)),
     };
     finish_headers(&mut response, &ctx.request_id);
+    if let Some(origin) = &origin {
+        cors::add_headers(response.headers_mut(), origin);
+    }
 
     let line = json!({
         "request_id": ctx.request_id,

@@ -71,6 +71,10 @@ async fn tenant_route(
 ) -> Result<Response, ApiError> {
     match (method, segments) {
         (Method::Get, ["me"]) => session::me(env, principal).await,
+        (Method::Get, ["audit"]) => {
+            principal.require(Permission::ReadAudit)?;
+            crate::audit::list(req, env, principal).await
+        }
         (Method::Get, ["jobs", id]) => jobs_route::show(env, principal, &path_id(id)?).await,
         (Method::Post, ["auth", "logout"]) => session::logout(env, principal).await,
 

@@ -180,7 +180,10 @@ async fn run_in_hub(env: &Env, job: &db::Row, kind: &str, payload: &Value) -> Re
 /// entry go. The final backup stays in R2 under `backups/{code}/`.
 async fn offboard(env: &Env, job: &db::Row) -> Result<Value, String> {
     let tenant_id = db::get_str(job, "tenant_id").ok_or("job has no tenant")?;
-    let Some(tenant) = crate::directory::by_id(env, tenant_id).await.map_err(|error| error.to_string())? else {
+    let Some(tenant) = crate::directory::by_id(env, tenant_id)
+        .await
+        .map_err(|error| error.to_string())?
+    else {
         // A redelivery after the last step finds nothing left to do.
         return Ok(json!({ "offboarded": tenant_id }));
     };

@@ -35,6 +35,15 @@ pub async fn dispatch(
                 Some(&principal.user_id),
             )
             .await?;
+            let detail = json!({ "backup_id": backup_id, "job_id": job_id });
+            crate::audit::record(
+                env,
+                &principal.tenant,
+                Some(&principal.user_id),
+                "backup_started",
+                detail,
+            )
+            .await;
             http::json(202, &json!({ "job_id": job_id, "backup_id": backup_id }))
         }
         (Method::Post, [id, "restore"]) => {
@@ -54,6 +63,15 @@ pub async fn dispatch(
                 Some(&principal.user_id),
             )
             .await?;
+            let detail = json!({ "backup_id": id, "job_id": job_id });
+            crate::audit::record(
+                env,
+                &principal.tenant,
+                Some(&principal.user_id),
+                "restore_started",
+                detail,
+            )
+            .await;
             http::json(202, &json!({ "job_id": job_id }))
         }
         _ => Err(ApiError::not_found()),

@@ -41,7 +41,19 @@ pub async fn dispatch(
         }
         (Method::Post, []) => create(req, env, principal).await,
         (Method::Get, [id]) => http::json(200, &find(env, tenant, &path_id(id)?).await?),
-        (Method::Delete, [id]) => revoke(env, tenant, &path_id(id)?).await,
+        (Method::Delete, [id]) => {
+            let id = path_id(id)?;
+            let response = revoke(env, tenant, &id).await?;
+            crate::audit::record(
+                env,
+                tenant,
+                Some(&principal.user_id),
+                "device_revoked",
+                serde_json::json!({ "device_id": id }),
+            )
+            .await;
+            Ok(response)
+        }
         _ => Err(ApiError::not_found()),
     }
 }

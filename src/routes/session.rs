@@ -73,11 +73,17 @@ pub async fn login(req: &mut Request, env: &Env, ctx: &mut RequestContext) -> Re
     let valid = crypto::verify_password(&password, stored_hash)
         .await
         .map_err(internal)?;
-    let (Some(tenant), Some(user), true) = (tenant, user, valid) else {
+    let (Some(tenant), Some(user), true) = (&tenant, &user, valid) else {
         ctx.security_event = Some("login_failed");
         login_limit::record_failure(env, &keys).await;
+        if let Some(tenant) = &tenant {
+            let user_id = user.as_ref().and_then(|user| db::get_str(user, "id"));
+            let detail = json!({ "email": email, "client_address": client_address });
+            crate::audit::record(env, tenant, user_id, "login_failed", detail).await;
+        }
         return Err(invalid_login());
     };
+    let (tenant, user) = (tenant.clone(), user.clone());
     tenant.ensure_active()?;
 
     let user_id = db::get_str(&user, "id").unwrap_or_default().to_string();
@@ -261,6 +267,8 @@ pub async fn refresh(req: &mut Request, env: &Env, ctx: &mut RequestContext) -> 
         .map_err(internal)?;
         if let Some(family_id) = known.as_ref().and_then(|row| db::get_str(row, "family_id")) {
             revoke_family(&database, &tenant.id, family_id).await?;
+            let detail = json!({ "session_id": family_id });
+            crate::audit::record(env, &tenant, None, "refresh_token_reused", detail).await;
             return Err(rejected(ctx, "refresh_reused"));
         }
         return Err(rejected(ctx, "refresh_unknown"));
@@ -312,6 +320,8 @@ pub async fn revoke_family(database: &D1Database, tenant_id: &str, family_id: &s
 /// `POST /v1/auth/logout`: ends the session; its access and refresh tokens stop working.
 pub async fn logout(env: &Env, principal: &Principal) -> Result<Response, ApiError> {
     revoke_family(&principal.tenant.db(env)?, &principal.tenant.id, &principal.session_id).await?;
+    let detail = json!({ "session_id": principal.session_id, "device_id": principal.device_id });
+    crate::audit::record(env, &principal.tenant, Some(&principal.user_id), "logout", detail).await;
     http::no_content()
 }
 

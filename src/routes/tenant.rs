@@ -268,6 +268,15 @@ pub async fn update(req: &mut Request, env: &Env, principal: &Principal) -> Resu
     let updated = directory::by_id(env, &tenant.id)
         .await?
         .ok_or_else(ApiError::not_found)?;
+    let changed: Vec<&String> = body.keys().collect();
+    crate::audit::record(
+        env,
+        &updated,
+        Some(&principal.user_id),
+        "tenant_settings_changed",
+        json!({ "changed": changed }),
+    )
+    .await;
     // New job times or zone move the hub's alarm.
     if let Err(error) = crate::hub::arm(env, &updated, false).await {
         worker::console_error!(

@@ -34,8 +34,8 @@ pub async fn dispatch(
             let user = find(&database, principal, &path_id(id)?).await?;
             http::json(200, &Value::Object(user))
         }
-        (Method::Patch, [id]) => update(req, &database, principal, &path_id(id)?).await,
-        (Method::Delete, [id]) => remove(&database, principal, &path_id(id)?).await,
+        (Method::Patch, [id]) => update(req, env, &database, principal, &path_id(id)?).await,
+        (Method::Delete, [id]) => remove(env, &database, principal, &path_id(id)?).await,
         _ => Err(ApiError::not_found()),
     }
 }
@@ -130,6 +130,8 @@ async fn create(
         Ok(()) => {}
     }
     let user = find(database, principal, &id).await?;
+    let detail = json!({ "user_id": id, "role": role.as_str() });
+    crate::audit::record(env, &principal.tenant, Some(&principal.user_id), "user_created", detail).await;
     let invitation = json!({
         "template": "user_invited",
         "to": email,
@@ -180,6 +182,7 @@ fn role_of(user: &Map<String, Value>) -> Role {
 
 async fn update(
     req: &mut Request,
+    env: &Env,
     database: &D1Database,
     principal: &Principal,
     id: &str,
@@ -248,11 +251,16 @@ async fn update(
             Ok(()) => {}
         }
     }
+    if !columns.is_empty() {
+        let changed: Vec<&str> = columns.iter().map(|column| column.trim_end_matches("_hash")).collect();
+        let detail = json!({ "user_id": id, "changed": changed, "role_from": current_role.as_str(), "role_to": new_role.map(|role| role.as_str()) });
+        crate::audit::record(env, &principal.tenant, Some(&principal.user_id), "user_changed", detail).await;
+    }
     let user = find(database, principal, id).await?;
     http::json(200, &Value::Object(user))
 }
 
-async fn remove(database: &D1Database, principal: &Principal, id: &str) -> Result<Response, ApiError> {
+async fn remove(env: &Env, database: &D1Database, principal: &Principal, id: &str) -> Result<Response, ApiError> {
     let user = find(database, principal, id).await?;
     let role = role_of(&user);
     if !may_manage_user(principal.role, role) {
@@ -282,5 +290,7 @@ async fn remove(database: &D1Database, principal: &Principal, id: &str) -> Resul
     )
     .await
     .map_err(internal)?;
+    let detail = json!({ "user_id": id, "role": role.as_str() });
+    crate::audit::record(env, &principal.tenant, Some(&principal.user_id), "user_deleted", detail).await;
     http::no_content()
 }

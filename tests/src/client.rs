@@ -59,6 +59,7 @@ impl Api {
             bearer_token: None,
             accept_language: None,
             query: Vec::new(),
+            headers: Vec::new(),
         }
     }
 }
@@ -73,9 +74,16 @@ pub struct ApiRequest {
     bearer_token: Option<String>,
     accept_language: Option<String>,
     query: Vec<(String, String)>,
+    headers: Vec<(String, String)>,
 }
 
 impl ApiRequest {
+    /// Sets any other request header, such as `Origin` or `If-None-Match`.
+    pub fn header(mut self, name: &str, value: &str) -> ApiRequest {
+        self.headers.push((name.to_string(), value.to_string()));
+        self
+    }
+
     /// Appends a query parameter; the value is percent-encoded.
     pub fn query(mut self, name: &str, value: &str) -> ApiRequest {
         self.query.push((name.to_string(), value.to_string()));
@@ -123,6 +131,9 @@ impl ApiRequest {
         }
         if let Some(language) = &self.accept_language {
             request = request.set("Accept-Language", language);
+        }
+        for (name, value) in &self.headers {
+            request = request.set(name, value);
         }
         let mut path = self.path;
         for (index, (name, value)) in self.query.iter().enumerate() {

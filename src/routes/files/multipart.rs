@@ -74,7 +74,8 @@ fn multipart_required() -> ApiError {
 
 /// Reads a multipart body whose file may be up to `max_file_bytes`. A body declared larger
 /// than that plus [`MULTIPART_OVERHEAD_BYTES`] is rejected from its `Content-Length` before
-/// any of it is read. A body without `Content-Length` is read until it passes the same cap.
+/// any of it is read. A body without `Content-Length` is kept until it passes the same cap, and
+/// the rest of it is then read and discarded.
 ///
 /// # Errors
 /// 415 `multipart_required` when the body is not `multipart/form-data` or does not parse,
@@ -118,22 +119,35 @@ async fn read_capped(req: &Request, cap: u64, max_file_bytes: u64) -> Result<Vec
         let chunk = JsFuture::from(Promise::from(call_method(&reader, "read").map_err(js_error)?))
             .await
             .map_err(js_error)?;
-        if Reflect::get(&chunk, &JsValue::from_str("done")).map_err(js_error)?.is_truthy() {
+        if Reflect::get(&chunk, &JsValue::from_str("done"))
+            .map_err(js_error)?
+            .is_truthy()
+        {
             return Ok(body);
         }
         let bytes = Uint8Array::new(&Reflect::get(&chunk, &JsValue::from_str("value")).map_err(js_error)?);
         let total = (body.len() + bytes.length() as usize) as u64;
         if total > cap {
-            // workerd throws an uncaught error, and restarts the isolate, when a request
-            // stream is still open after the response is sent, so the cancel is awaited here.
-            if let Ok(cancelled) = call_method(&reader, "cancel") {
-                let _ = JsFuture::from(Promise::from(cancelled)).await;
-            }
+            // Under wrangler dev 4.86.0 a response sent before a chunked body ends makes the
+            // runtime throw "Can't read from request stream after response has been sent" and
+            // restart the Worker. The rest is therefore read and discarded, never kept.
+            // A client that goes away meanwhile gets the same 413, which it never reads.
+            let _ = drain(&reader).await;
             return Err(file_too_large(max_file_bytes, total));
         }
         let start = body.len();
         body.resize(start + bytes.length() as usize, 0);
         bytes.copy_to(&mut body[start..]);
+    }
+}
+
+/// Reads the rest of a body and discards it.
+async fn drain(reader: &JsValue) -> Result<(), JsValue> {
+    loop {
+        let chunk = JsFuture::from(Promise::from(call_method(reader, "read")?)).await?;
+        if Reflect::get(&chunk, &JsValue::from_str("done"))?.is_truthy() {
+            return Ok(());
+        }
     }
 }
 

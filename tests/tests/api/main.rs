@@ -8,6 +8,7 @@ mod auth;
 mod catalog;
 mod devices;
 mod health;
+mod hygiene;
 mod sales;
 mod sync;
 mod users;
