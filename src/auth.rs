@@ -91,6 +91,7 @@ pub async fn authenticate(req: &Request, env: &Env, ctx: &mut RequestContext) ->
     ctx.tenant_locale = Some(Lang::parse(&tenant.locale));
     ctx.user_id = Some(claims.user_id.clone());
     tenant.ensure_active()?;
+    let tenant = crate::directory::ensure_schema(env, tenant).await?;
 
     let device_id = claims.device_id.clone().unwrap_or_default();
     let row = db::first(

@@ -287,6 +287,29 @@ pub async fn by_id(env: &Env, id: &str) -> Result<Option<Tenant>, ApiError> {
     lookup(env, "id", id).await
 }
 
+/// Brings a tenant's database to the schema this Worker reads. Migrations run in the
+/// tenant's hub on its first command after a deploy; a tenant whose hub has not run one yet
+/// gets it woken here, before the Worker reads tables a new migration adds.
+pub async fn ensure_schema(env: &Env, tenant: Tenant) -> Result<Tenant, ApiError> {
+    if tenant.schema_version >= migrate::TENANT_SCHEMA_VERSION {
+        return Ok(tenant);
+    }
+    crate::hub::arm(env, &tenant, false).await?;
+    let control = control_db(env).await?;
+    db::run(
+        &control,
+        "UPDATE tenants SET schema_version = ? WHERE id = ?",
+        &[db::int(migrate::TENANT_SCHEMA_VERSION), db::text(&tenant.id)],
+    )
+    .await
+    .map_err(|error| ApiError::internal(error.to_string()))?;
+    forget(&tenant);
+    Ok(Tenant {
+        schema_version: migrate::TENANT_SCHEMA_VERSION,
+        ..tenant
+    })
+}
+
 /// Reads a tenant without the cache, for admin views.
 pub async fn fresh_by_code(env: &Env, code: &str) -> Result<Option<Tenant>, ApiError> {
     let control = control_db(env).await?;

@@ -8,6 +8,16 @@ use worker::{Env, Headers, Method, Request, RequestInit};
 
 use crate::directory::Tenant;
 
+thread_local! {
+    /// The fault this request asks the hub to inject; set only in development.
+    static FAULT: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Sets the fault the current request's hub calls inject (development only), or clears it.
+pub fn set_fault(fault: Option<String>) {
+    FAULT.with(|slot| *slot.borrow_mut() = fault);
+}
+
 /// Runs a command in the tenant's hub, which serializes it with every other write.
 ///
 /// # Errors
@@ -33,6 +43,7 @@ pub async fn call_in(
         actor,
         tax: tenant.tax(),
         sync: tenant.sync_settings(),
+        fault: FAULT.with(|fault| fault.borrow().clone()),
         lang,
         command,
     };

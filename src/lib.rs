@@ -23,6 +23,23 @@ use kasir_core::error::{ApiError, Lang};
 use serde_json::json;
 use worker::{console_error, console_log, event, Context, Env, Headers, Request, Response};
 
+thread_local! {
+    /// The id of the request in progress, for the panic hook's log line.
+    static CURRENT_REQUEST_ID: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
+/// Logs a panic with the request it happened in. The runtime then answers 500 and starts a
+/// fresh instance; the hook only makes the failure findable.
+fn install_panic_hook() {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        std::panic::set_hook(Box::new(|info| {
+            let request_id = CURRENT_REQUEST_ID.with(|id| id.borrow().clone());
+            console_error!("{}", json!({ "event": "panic", "request_id": request_id, "message": info.to_string() }));
+        }));
+    });
+}
+
 /// Accepts a client's `x-request-id` when it is short and plain; otherwise makes one.
 fn request_id(req: &Request) -> String {
     let given = req.headers().get("x-request-id").ok().flatten();
@@ -121,7 +138,13 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
         security_event: None,
     };
 
+    install_panic_hook();
+    CURRENT_REQUEST_ID.with(|id| *id.borrow_mut() = ctx.request_id.clone());
     let origin = cors::allowed_origin(&req, &env);
+    // Development-only fault injection: `x-kasir-fault: d1_batch` fails the hub's next batch.
+    let development = env.var("ENVIRONMENT").map(|var| var.to_string() == "development").unwrap_or(false);
+    let fault = req.headers().get("x-kasir-fault").ok().flatten().filter(|_| development);
+    hub::set_fault(fault);
     let outcome = if cors::is_preflight(&req) {
         Ok(cors::preflight(origin.as_deref()))
     } else {

@@ -112,6 +112,7 @@ impl TenantHub {
             tenant_id: request.tenant_id.clone(),
             sync: request.sync,
             lang: request.lang,
+            fault: request.fault,
             memory,
             deferred: None,
         };
@@ -217,6 +218,7 @@ pub(crate) struct Writer<'a> {
     tenant_id: String,
     sync: SyncSettings,
     lang: Lang,
+    fault: Option<String>,
     memory: &'a mut HubMemory,
     /// Statements held back to commit as one batch; `None` commits each write at once.
     deferred: Option<Vec<worker::D1PreparedStatement>>,
@@ -269,6 +271,10 @@ impl Writer<'_> {
             pending.append(&mut statements);
             self.memory.version = Some(version);
             return Ok(());
+        }
+        if self.fault.as_deref() == Some("d1_batch") {
+            // A statement D1 rejects makes the whole batch fail and roll back.
+            statements.push(db::statement(&self.db, "SELECT * FROM injected_fault_no_such_table", &[]).map_err(internal)?);
         }
         statements.push(
             db::statement(

@@ -19,6 +19,10 @@ pub struct HubRequest {
     pub tax: TaxSettings,
     #[serde(default)]
     pub sync: SyncSettings,
+    /// A fault to inject, set by the Worker only in development: `d1_batch` makes the next
+    /// commit's D1 batch fail, as a D1 outage in the middle of a merge would.
+    #[serde(default)]
+    pub fault: Option<String>,
     /// Language of error messages inside push results.
     #[serde(default = "default_lang")]
     pub lang: Lang,

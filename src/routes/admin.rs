@@ -41,6 +41,15 @@ pub async fn dispatch(
         }
         (Method::Patch, ["tenants", code]) => update(req, env, code).await,
         (Method::Post, ["tenants", code, "alarm"]) => fire_alarm(env, code).await,
+        (Method::Post, ["dev", "panic"]) => {
+            let development = env.var("ENVIRONMENT").map(|var| var.to_string() == "development").unwrap_or(false);
+            if !development {
+                return Err(ApiError::not_found());
+            }
+            // Development only: shows that a panic gives the client a 500 and the next
+            // request works on a reinitialised instance.
+            panic!("deliberate panic from POST /v1/admin/dev/panic");
+        }
         (Method::Delete, ["tenants", code]) => offboard(env, code).await,
         (Method::Get, ["jobs"]) => crate::routes::jobs::admin_list(req, env).await,
         (Method::Get, ["jobs", id]) => crate::routes::jobs::admin_show(env, &crate::router::path_id(id)?).await,

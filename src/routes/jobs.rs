@@ -73,19 +73,25 @@ pub async fn outbox(req: &Request, env: &Env) -> Result<Response, ApiError> {
     }
     let query = Query::of(req);
     let limit = query.limit(50, 500)? as u32;
-    let bucket = env
-        .bucket("FILES")
-        .map_err(|error| ApiError::internal(error.to_string()))?;
-    let listed = bucket
-        .list()
-        .prefix(jobs::email::OUTBOX_PREFIX)
-        .limit(limit)
-        .execute()
-        .await
-        .map_err(|error| ApiError::internal(error.to_string()))?;
+    let bucket = env.bucket("FILES").map_err(|error| ApiError::internal(error.to_string()))?;
+    // The outbox is a development aid: read it whole, filter, then cut the page.
+    let mut keys = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut listing = bucket.list().prefix(jobs::email::OUTBOX_PREFIX).limit(1000);
+        if let Some(cursor) = &cursor {
+            listing = listing.cursor(cursor.clone());
+        }
+        let listed = listing.execute().await.map_err(|error| ApiError::internal(error.to_string()))?;
+        keys.extend(listed.objects().iter().map(|object| object.key()));
+        cursor = listed.cursor();
+        if !listed.truncated() || cursor.is_none() {
+            break;
+        }
+    }
     let mut items = Vec::new();
-    for object in listed.objects() {
-        let Some(stored) = bucket.get(object.key()).execute().await.ok().flatten() else {
+    for key in keys {
+        let Some(stored) = bucket.get(key).execute().await.ok().flatten() else {
             continue;
         };
         let Some(body) = stored.body() else {
@@ -100,5 +106,6 @@ pub async fn outbox(req: &Request, env: &Env) -> Result<Response, ApiError> {
     if let Some(to) = query.get("to") {
         items.retain(|message| message["to"].as_str() == Some(to));
     }
+    items.truncate(limit as usize);
     http::json(200, &json!({ "items": items, "next_cursor": null }))
 }

@@ -33,9 +33,9 @@ impl UploadForm {
     }
 
     /// Reads the `file` part, checking its size against `max_bytes` before copying it.
-    // NOTE: by estimate an upload is held about three times while it is stored (the parsed
-    // form, this copy, the store's copy), so a 10 MiB document takes some 30 MiB of the
-    // isolate's 128 MB, and several at once in one isolate may exhaust it.
+    // NOTE: by estimate an upload is held three times while it is stored: the parsed form,
+    // this copy and the store's copy. A 10 MiB document so takes some 30 MiB of the isolate's
+    // 128 MB, and several at once in one isolate may exhaust it.
     ///
     /// # Errors
     /// 422 when `file` is missing or is a text field, 413 `file_too_large` when it is larger
