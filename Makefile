@@ -19,7 +19,7 @@ export ESBUILD_BIN := $(NODE_BIN)/esbuild
 export WASM_OPT_BIN := $(NODE_BIN)/wasm-opt
 export PATH := $(CARGO_BIN):$(PATH)
 
-.PHONY: help setup build dev test test-unit test-integration test-watermelon test-large demo lint clean
+.PHONY: help setup build dev test test-unit test-integration test-watermelon test-large test-browser demo lint clean
 
 help:
 	@echo "make dev      build and serve on 127.0.0.1:$(PORT) (state in $(PERSIST_DIR))"
@@ -60,13 +60,22 @@ setup: .tools/wasm32-target .tools/worker-build-$(WORKER_BUILD_VERSION) .tools/w
 
 # --- build ---
 
+# Static assets served by Workers: the API reference page at /docs/, rendered by
+# swagger-ui-dist from the Worker's /v1/openapi.json.
+SWAGGER_UI := node_modules/swagger-ui-dist
+build/assets/docs/index.html: docs-site/index.html docs-site/reference.js node_modules/.package-lock.json
+	mkdir -p build/assets/docs
+	cp docs-site/index.html docs-site/reference.js build/assets/docs/
+	cp $(SWAGGER_UI)/swagger-ui.css $(SWAGGER_UI)/swagger-ui-bundle.js $(SWAGGER_UI)/swagger-ui-standalone-preset.js build/assets/docs/
+
 build: setup
 	worker-build --release
+	$(MAKE) build/assets/docs/index.html
 
 # --- run ---
 
 dev: build
-	$(NODE_BIN)/wrangler dev --ip 127.0.0.1 --port $(PORT) --persist-to $(PERSIST_DIR) --show-interactive-dev-session=false
+	$(NODE_BIN)/wrangler dev --ip 127.0.0.1 --port $(PORT) --persist-to $(PERSIST_DIR) --show-interactive-dev-session=false --test-scheduled
 
 # --- tests ---
 
@@ -83,6 +92,11 @@ test-integration: build
 # The WatermelonDB client library itself, driving the sync endpoint from two terminals.
 test-watermelon: build
 	./scripts/test-watermelon.sh
+
+# Renders /docs/ in headless Chromium (Debian's package, installed when missing) and checks
+# that the page shows the API's operations; leaves a screenshot in build/docs-screenshot.png.
+test-browser: build
+	./scripts/test-browser.sh
 
 test-large: build
 	cargo test -p kasir-tests --release --test large_sync -- --nocapture

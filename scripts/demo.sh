@@ -29,7 +29,7 @@ else
   echo "Starting wrangler dev at $base_url (state in $persist_dir)"
   set -m
   node_modules/.bin/wrangler dev --ip 127.0.0.1 --port "$port" --persist-to "$persist_dir" \
-    --show-interactive-dev-session=false --log-level warn >/tmp/kasir-demo-server.log 2>&1 &
+    --show-interactive-dev-session=false --test-scheduled --log-level warn >/tmp/kasir-demo-server.log 2>&1 &
   server_pid=$!
   set +m
   for _ in $(seq 1 90); do

@@ -11,7 +11,7 @@ log="$state/wrangler.log"
 
 set -m
 node_modules/.bin/wrangler dev --ip 127.0.0.1 --port "$port" --inspector-port "$inspector" --persist-to "$state/state" \
-  --show-interactive-dev-session=false --log-level warn >"$log" 2>&1 &
+  --show-interactive-dev-session=false --test-scheduled --log-level warn >"$log" 2>&1 &
 server=$!
 set +m
 cleanup() {

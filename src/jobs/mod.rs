@@ -193,20 +193,29 @@ async fn offboard(env: &Env, job: &db::Row) -> Result<Value, String> {
         device_id: None,
     };
     let (keep_daily, keep_weekly) = retention(&tenant.plan);
+    let final_id = kasir_core::sale::derived_id(&["final", &tenant.id]);
+    let store = crate::storage::R2Store::from_env(env).map_err(|error| error.to_string())?;
+    // A retry after the erase must not take the final backup again from emptied tables.
+    let manifest_key = format!("backups/{}/{final_id}.manifest.json", tenant.code);
+    let already_backed_up = crate::storage::ObjectStore::head(&store, &manifest_key)
+        .await
+        .map_err(|error| error.to_string())?
+        .is_some();
     let final_backup = Command::Backup {
-        backup_id: kasir_core::sale::derived_id(&["final", &tenant.id]),
+        backup_id: final_id.clone(),
         backup_kind: "final".to_string(),
         tenant_code: tenant.code.clone(),
         keep_daily,
         keep_weekly,
     };
-    let manifest = crate::hub::call(env, &tenant, actor.clone(), final_backup)
-        .await
-        .map_err(|error| error.to_string())?;
+    if !already_backed_up {
+        crate::hub::call(env, &tenant, actor.clone(), final_backup)
+            .await
+            .map_err(|error| error.to_string())?;
+    }
     let erased = crate::hub::call(env, &tenant, actor, Command::Offboard)
         .await
         .map_err(|error| error.to_string())?;
-    let store = crate::storage::R2Store::from_env(env).map_err(|error| error.to_string())?;
     let files = crate::storage::ObjectStore::delete_prefix(&store, &format!("tenants/{}/", tenant.code))
         .await
         .map_err(|error| error.to_string())?;
@@ -215,7 +224,7 @@ async fn offboard(env: &Env, job: &db::Row) -> Result<Value, String> {
         .await
         .map_err(|error| error.to_string())?;
     crate::directory::forget(&tenant);
-    Ok(json!({ "final_backup": manifest["id"], "erased": erased["deleted"], "files_deleted": files }))
+    Ok(json!({ "final_backup": final_id, "erased": erased["deleted"], "files_deleted": files }))
 }
 
 /// Emails the day's sales summary, from the same figures as the daily report, to every owner.

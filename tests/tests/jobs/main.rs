@@ -10,6 +10,7 @@
 mod backups;
 mod dead_letters;
 mod emails;
+mod offboard;
 mod restore;
 mod schedule;
 mod visibility;
