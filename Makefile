@@ -104,7 +104,7 @@ test-large: build
 demo: build
 	./scripts/demo.sh
 
-lint:
+lint: .tools/wasm32-target
 	cargo fmt --all -- --check
 	cargo clippy -p kasir-core -p kasir-tests --all-targets -- -D warnings
 	cargo clippy -p kasir-edge -p kasir-durable --target wasm32-unknown-unknown -- -D warnings

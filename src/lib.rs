@@ -35,7 +35,10 @@ fn install_panic_hook() {
     INSTALLED.call_once(|| {
         std::panic::set_hook(Box::new(|info| {
             let request_id = CURRENT_REQUEST_ID.with(|id| id.borrow().clone());
-            console_error!("{}", json!({ "event": "panic", "request_id": request_id, "message": info.to_string() }));
+            console_error!(
+                "{}",
+                json!({ "event": "panic", "request_id": request_id, "message": info.to_string() })
+            );
         }));
     });
 }
@@ -142,8 +145,16 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
     CURRENT_REQUEST_ID.with(|id| *id.borrow_mut() = ctx.request_id.clone());
     let origin = cors::allowed_origin(&req, &env);
     // Development-only fault injection: `x-kasir-fault: d1_batch` fails the hub's next batch.
-    let development = env.var("ENVIRONMENT").map(|var| var.to_string() == "development").unwrap_or(false);
-    let fault = req.headers().get("x-kasir-fault").ok().flatten().filter(|_| development);
+    let development = env
+        .var("ENVIRONMENT")
+        .map(|var| var.to_string() == "development")
+        .unwrap_or(false);
+    let fault = req
+        .headers()
+        .get("x-kasir-fault")
+        .ok()
+        .flatten()
+        .filter(|_| development);
     hub::set_fault(fault);
     let outcome = if cors::is_preflight(&req) {
         Ok(cors::preflight(origin.as_deref()))

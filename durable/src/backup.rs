@@ -482,13 +482,22 @@ pub(crate) async fn erase_tenant(writer: &mut Writer<'_>) -> Result<Value, ApiEr
     for table in TENANT_TABLES {
         // `table` is one of the constants above.
         statements.push(
-            db::statement(&writer.db, &format!("DELETE FROM {table} WHERE tenant_id = ?"), &[db::text(&writer.tenant_id)])
-                .map_err(internal)?,
+            db::statement(
+                &writer.db,
+                &format!("DELETE FROM {table} WHERE tenant_id = ?"),
+                &[db::text(&writer.tenant_id)],
+            )
+            .map_err(internal)?,
         );
     }
     // The files table exists once its migration ran; it holds tenant rows too.
     statements.push(
-        db::statement(&writer.db, "DELETE FROM files WHERE tenant_id = ?", &[db::text(&writer.tenant_id)]).map_err(internal)?,
+        db::statement(
+            &writer.db,
+            "DELETE FROM files WHERE tenant_id = ?",
+            &[db::text(&writer.tenant_id)],
+        )
+        .map_err(internal)?,
     );
     let results = db::batch(&writer.db, statements).await.map_err(internal)?;
     let mut deleted = Map::new();

@@ -12,8 +12,8 @@ pub mod conflicts;
 mod purge;
 mod push;
 pub mod returns;
-pub mod schedule;
 mod sale;
+pub mod schedule;
 pub mod stock;
 
 use futures_util::lock::Mutex;
@@ -274,7 +274,8 @@ impl Writer<'_> {
         }
         if self.fault.as_deref() == Some("d1_batch") {
             // A statement D1 rejects makes the whole batch fail and roll back.
-            statements.push(db::statement(&self.db, "SELECT * FROM injected_fault_no_such_table", &[]).map_err(internal)?);
+            statements
+                .push(db::statement(&self.db, "SELECT * FROM injected_fault_no_such_table", &[]).map_err(internal)?);
         }
         statements.push(
             db::statement(

@@ -60,7 +60,10 @@ pub(crate) async fn fire(state: &State, env: &Env) -> Result<(), ApiError> {
         return Ok(());
     };
     let now = now_millis();
-    for (kind, minutes) in [("backup", schedule.backup_minutes), ("daily_summary", schedule.report_minutes)] {
+    for (kind, minutes) in [
+        ("backup", schedule.backup_minutes),
+        ("daily_summary", schedule.report_minutes),
+    ] {
         if let Some((date, at)) = latest_due(now, schedule.utc_offset_hours, minutes) {
             if at >= schedule.since_ms {
                 enqueue_day(env, &schedule, kind, &date).await?;
@@ -77,7 +80,11 @@ async fn set_next_alarm(state: &State, schedule: &Schedule) -> Result<(), ApiErr
         .filter_map(|minutes| next_slot(now, schedule.utc_offset_hours, *minutes))
         .min()
         .unwrap_or(now + 86_400_000);
-    state.storage().set_alarm((next - now).max(1)).await.map_err(storage_error)
+    state
+        .storage()
+        .set_alarm((next - now).max(1))
+        .await
+        .map_err(storage_error)
 }
 
 /// Enqueues one tenant's job for one local date; the slot makes it once-only.

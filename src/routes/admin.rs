@@ -42,7 +42,10 @@ pub async fn dispatch(
         (Method::Patch, ["tenants", code]) => update(req, env, code).await,
         (Method::Post, ["tenants", code, "alarm"]) => fire_alarm(env, code).await,
         (Method::Post, ["dev", "panic"]) => {
-            let development = env.var("ENVIRONMENT").map(|var| var.to_string() == "development").unwrap_or(false);
+            let development = env
+                .var("ENVIRONMENT")
+                .map(|var| var.to_string() == "development")
+                .unwrap_or(false);
             if !development {
                 return Err(ApiError::not_found());
             }

@@ -73,7 +73,9 @@ pub async fn outbox(req: &Request, env: &Env) -> Result<Response, ApiError> {
     }
     let query = Query::of(req);
     let limit = query.limit(50, 500)? as u32;
-    let bucket = env.bucket("FILES").map_err(|error| ApiError::internal(error.to_string()))?;
+    let bucket = env
+        .bucket("FILES")
+        .map_err(|error| ApiError::internal(error.to_string()))?;
     // The outbox is a development aid: read it whole, filter, then cut the page.
     let mut keys = Vec::new();
     let mut cursor: Option<String> = None;
@@ -82,7 +84,10 @@ pub async fn outbox(req: &Request, env: &Env) -> Result<Response, ApiError> {
         if let Some(cursor) = &cursor {
             listing = listing.cursor(cursor.clone());
         }
-        let listed = listing.execute().await.map_err(|error| ApiError::internal(error.to_string()))?;
+        let listed = listing
+            .execute()
+            .await
+            .map_err(|error| ApiError::internal(error.to_string()))?;
         keys.extend(listed.objects().iter().map(|object| object.key()));
         cursor = listed.cursor();
         if !listed.truncated() || cursor.is_none() {

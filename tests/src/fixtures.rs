@@ -261,6 +261,29 @@ pub fn set_sync_settings(api: &Api, owner: &Session, settings: Value) -> Value {
     response.json.clone()
 }
 
+/// Creates a product from a whole `POST /v1/products` body, such as one with
+/// `track_stock` or `low_stock_threshold`, and returns the stored record.
+/// Panics unless the server responds with 201.
+#[track_caller]
+pub fn create_product_with(api: &Api, session: &Session, body: &Value) -> Value {
+    let response = api.post("/v1/products").bearer(&session.access_token).json(body);
+    response.expect_status(201);
+    response.json.clone()
+}
+
+/// Sets the tenant's tax settings with `PATCH /v1/tenant {"tax": tax}` as
+/// `owner`, such as `{"enabled": true, "price_includes_tax": true}`. Panics
+/// unless the server responds with 200, and returns the updated tenant.
+#[track_caller]
+pub fn set_tax_settings(api: &Api, owner: &Session, tax: Value) -> Value {
+    let response = api
+        .patch("/v1/tenant")
+        .bearer(&owner.access_token)
+        .json(&json!({"tax": tax}));
+    response.expect_status(200);
+    response.json.clone()
+}
+
 #[cfg(test)]
 mod tests {
     use super::{hlc_now, unique_code};
@@ -289,27 +312,4 @@ mod tests {
         assert_eq!(first.len(), 13 + 1 + 4 + 1 + "device".len());
         assert!(first < second, "{first} should sort before {second}");
     }
-}
-
-/// Creates a product from a whole `POST /v1/products` body, such as one with
-/// `track_stock` or `low_stock_threshold`, and returns the stored record.
-/// Panics unless the server responds with 201.
-#[track_caller]
-pub fn create_product_with(api: &Api, session: &Session, body: &Value) -> Value {
-    let response = api.post("/v1/products").bearer(&session.access_token).json(body);
-    response.expect_status(201);
-    response.json.clone()
-}
-
-/// Sets the tenant's tax settings with `PATCH /v1/tenant {"tax": tax}` as
-/// `owner`, such as `{"enabled": true, "price_includes_tax": true}`. Panics
-/// unless the server responds with 200, and returns the updated tenant.
-#[track_caller]
-pub fn set_tax_settings(api: &Api, owner: &Session, tax: Value) -> Value {
-    let response = api
-        .patch("/v1/tenant")
-        .bearer(&owner.access_token)
-        .json(&json!({"tax": tax}));
-    response.expect_status(200);
-    response.json.clone()
 }

@@ -136,7 +136,12 @@ fn start_server() -> Result<TestServer, String> {
         .args(["dev", "--ip", "127.0.0.1", "--port", &port_arg])
         .args(["--inspector-port", &inspector_arg])
         .args(["--persist-to", &state_arg])
-        .args(["--show-interactive-dev-session=false", "--test-scheduled", "--log-level", "warn"])
+        .args([
+            "--show-interactive-dev-session=false",
+            "--test-scheduled",
+            "--log-level",
+            "warn",
+        ])
         .current_dir(&root)
         .env("CLOUDFLARE_CF_FETCH_ENABLED", "false")
         .env("WRANGLER_SEND_METRICS", "false")

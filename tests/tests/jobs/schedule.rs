@@ -170,7 +170,11 @@ fn scheduled_handler_enqueues_nothing() {
     let response = api().get("/__scheduled").send();
 
     response.expect_status(200);
-    assert!(response.text.contains("Ran scheduled event"), "scheduled handler outcome: {}", response.text);
+    assert!(
+        response.text.contains("Ran scheduled event"),
+        "scheduled handler outcome: {}",
+        response.text
+    );
     let jobs_after = admin_jobs_of(&tenant.code, None);
     assert_eq!(
         jobs_after.len(),

@@ -45,7 +45,10 @@ fn full_resync_of_100k_products_after_expiry() {
             .json(&json!({"device_id": device, "schema_version": 1, "mutations": mutations}));
         push.expect_status(200);
     }
-    println!("seeded {CATALOG_ROWS} products in {:.1} s", seeding.elapsed().as_secs_f64());
+    println!(
+        "seeded {CATALOG_ROWS} products in {:.1} s",
+        seeding.elapsed().as_secs_f64()
+    );
 
     // An old cursor, then a delete that expires at once.
     let first = api
@@ -88,7 +91,11 @@ fn full_resync_of_100k_products_after_expiry() {
         let page = request.send();
         page.expect_status(200);
         pages += 1;
-        for record in page.json["changes"]["products"]["upserted"].as_array().cloned().unwrap_or_default() {
+        for record in page.json["changes"]["products"]["upserted"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+        {
             let id = record["id"].as_str().unwrap_or_default().to_string();
             assert!(seen.insert(id.clone()), "product {id} came twice");
         }
@@ -105,5 +112,8 @@ fn full_resync_of_100k_products_after_expiry() {
 
     assert_eq!(seen.len(), CATALOG_ROWS - 1);
     assert!(!seen.contains(&deleted_id), "the purged product came back");
-    assert!(created[1..].iter().all(|id| seen.contains(id)), "a product is missing from the resync");
+    assert!(
+        created[1..].iter().all(|id| seen.contains(id)),
+        "a product is missing from the resync"
+    );
 }
