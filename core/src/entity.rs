@@ -382,6 +382,7 @@ pub fn row_to_record(spec: &EntitySpec, mut row: Map<String, Value>) -> Value {
         "created_version",
         "created_device_id",
         "updated_device_id",
+        "updated_device_caught_up",
     ] {
         row.remove(internal);
     }
@@ -494,8 +495,11 @@ mod tests {
 
     #[test]
     fn row_booleans_and_integers_are_restored() {
-        let row = object(json!({"tenant_id": "t", "id": "p", "track_stock": 1.0, "is_active": 0, "price": 18000.0}));
+        let row = object(
+            json!({"tenant_id": "t", "id": "p", "updated_device_caught_up": 1, "track_stock": 1.0, "is_active": 0, "price": 18000.0}),
+        );
         let record = row_to_record(&PRODUCTS, row);
+        assert!(record.get("updated_device_caught_up").is_none());
         assert_eq!(record["track_stock"], json!(true));
         assert_eq!(record["is_active"], json!(false));
         assert_eq!(record["price"], json!(18000));

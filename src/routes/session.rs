@@ -55,9 +55,6 @@ pub async fn login(req: &mut Request, env: &Env, ctx: &mut RequestContext) -> Re
     login_limit::check(env, &limits, &keys).await?;
 
     let tenant = directory::by_code(env, &code).await?;
-    if let Some(tenant) = &tenant {
-        ctx.tenant_locale = Some(Lang::parse(&tenant.locale));
-    }
     let user = match &tenant {
         Some(tenant) => db::first(
             &tenant.db(env)?,
@@ -84,6 +81,9 @@ pub async fn login(req: &mut Request, env: &Env, ctx: &mut RequestContext) -> Re
         return Err(invalid_login());
     };
     let (tenant, user) = (tenant.clone(), user.clone());
+    // Only now, once the password matched, may the tenant's language show: a failure message
+    // in it would tell that the shop code exists.
+    ctx.tenant_locale = Some(Lang::parse(&tenant.locale));
     tenant.ensure_active()?;
 
     let user_id = db::get_str(&user, "id").unwrap_or_default().to_string();

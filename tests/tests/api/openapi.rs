@@ -112,7 +112,7 @@ const ROUTES: &[(&str, &str)] = &[
 
 /// Operations the probe does not send. This handler panics on purpose, and the panic restarts
 /// the Worker instance under the requests of tests running alongside. `faults.rs` checks that
-/// it answers 500.
+/// it returns 500.
 const NOT_PROBED: &[(&str, &str)] = &[("POST", "/v1/admin/dev/panic")];
 
 /// Keys of an OpenAPI path item that name operations.
