@@ -8,16 +8,6 @@ use worker::{Env, Headers, Method, Request, RequestInit};
 
 use crate::directory::Tenant;
 
-thread_local! {
-    /// The fault this request asks the hub to inject; set only in development.
-    static FAULT: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
-}
-
-/// Sets the fault the current request's hub calls inject (development only), or clears it.
-pub fn set_fault(fault: Option<String>) {
-    FAULT.with(|slot| *slot.borrow_mut() = fault);
-}
-
 /// Runs a command in the tenant's hub, which serializes it with every other write.
 ///
 /// # Errors
@@ -37,13 +27,28 @@ pub async fn call_in(
     lang: Lang,
     command: Command,
 ) -> Result<Value, ApiError> {
+    call_with_fault(env, tenant, actor, lang, None, command).await
+}
+
+/// Runs a command in the tenant's hub with a fault to inject (development only).
+///
+/// # Errors
+/// The hub's API error, or 500 when the hub cannot be reached.
+pub async fn call_with_fault(
+    env: &Env,
+    tenant: &Tenant,
+    actor: Actor,
+    lang: Lang,
+    fault: Option<String>,
+    command: Command,
+) -> Result<Value, ApiError> {
     let request = HubRequest {
         tenant_id: tenant.id.clone(),
         db_binding: tenant.db_binding.clone(),
         actor,
         tax: tenant.tax(),
         sync: tenant.sync_settings(),
-        fault: FAULT.with(|fault| fault.borrow().clone()),
+        fault,
         lang,
         command,
     };
@@ -100,6 +105,7 @@ const INSERT_ONLY_COST: usize = 8;
 ///
 /// # Errors
 /// The first hub error; mutations of earlier requests stay committed.
+#[allow(clippy::too_many_arguments)]
 pub async fn push(
     env: &Env,
     tenant: &Tenant,
@@ -108,6 +114,7 @@ pub async fn push(
     device_id: &str,
     mutations: Vec<Value>,
     server_clock: bool,
+    fault: Option<String>,
 ) -> Result<Value, ApiError> {
     let mut results: Vec<Value> = Vec::with_capacity(mutations.len());
     let mut version = Value::Null;
@@ -127,7 +134,7 @@ pub async fn push(
             mutations: std::mem::take(&mut chunk),
             server_clock,
         };
-        let answer = call_in(env, tenant, actor.clone(), lang, command).await?;
+        let answer = call_with_fault(env, tenant, actor.clone(), lang, fault.clone(), command).await?;
         match answer["results"].as_array() {
             Some(list) if list.len() == sent => results.extend(list.iter().cloned()),
             _ => return Err(ApiError::internal("hub push reply lacks one result per mutation")),

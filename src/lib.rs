@@ -24,7 +24,9 @@ use serde_json::json;
 use worker::{console_error, console_log, event, Context, Env, Headers, Request, Response};
 
 thread_local! {
-    /// The id of the request in progress, for the panic hook's log line.
+    /// The id of the request this isolate started last, for the panic hook's log line.
+    // NOTE: an isolate serves requests concurrently, so a panic's line may name a request
+    // that started while the panicking one was waiting on I/O.
     static CURRENT_REQUEST_ID: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
 }
 
@@ -144,18 +146,6 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
     install_panic_hook();
     CURRENT_REQUEST_ID.with(|id| *id.borrow_mut() = ctx.request_id.clone());
     let origin = cors::allowed_origin(&req, &env);
-    // Development-only fault injection: `x-kasir-fault: d1_batch` fails the hub's next batch.
-    let development = env
-        .var("ENVIRONMENT")
-        .map(|var| var.to_string() == "development")
-        .unwrap_or(false);
-    let fault = req
-        .headers()
-        .get("x-kasir-fault")
-        .ok()
-        .flatten()
-        .filter(|_| development);
-    hub::set_fault(fault);
     let outcome = if cors::is_preflight(&req) {
         Ok(cors::preflight(origin.as_deref()))
     } else {

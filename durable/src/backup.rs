@@ -48,7 +48,7 @@ const PAGE_ROWS: i64 = 1000;
 /// R2 multipart parts must be at least 5 MiB, except the last.
 const PART_BYTES: usize = 5 * 1024 * 1024;
 /// Statements per D1 batch while restoring.
-const RESTORE_BATCH: usize = 100;
+const RESTORE_BATCH: usize = 500;
 
 fn storage_error(error: worker::Error) -> ApiError {
     ApiError::internal(format!("backup storage: {error}"))
@@ -319,7 +319,7 @@ async fn columns_of(writer: &Writer<'_>, table: &str) -> Result<Vec<String>, Api
 ///
 /// # Errors
 /// 404 for an unknown backup; 409 when its checksum does not match or its schema is newer.
-// NOTE: the writes go in batches of 100 statements, so a restore that fails halfway leaves a
+// NOTE: the writes go in batches of 500 statements, so a restore that fails halfway leaves a
 // mix; the restore job's retry runs it again to the same end state.
 pub(crate) async fn restore(writer: &mut Writer<'_>, backup_id: &str) -> Result<Value, ApiError> {
     let backup = find(writer, backup_id).await?.ok_or_else(ApiError::not_found)?;

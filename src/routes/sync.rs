@@ -86,6 +86,18 @@ pub async fn push(req: &mut Request, env: &Env, principal: &Principal, lang: Lan
         Some(_) => {}
     }
 
+    // Development only: `x-kasir-fault: d1_batch` makes the hub's batch fail, as a D1 outage
+    // in the middle of a merge would.
+    let development = env
+        .var("ENVIRONMENT")
+        .map(|var| var.to_string() == "development")
+        .unwrap_or(false);
+    let fault = req
+        .headers()
+        .get("x-kasir-fault")
+        .ok()
+        .flatten()
+        .filter(|_| development);
     let answer = hub::push(
         env,
         &principal.tenant,
@@ -94,6 +106,7 @@ pub async fn push(req: &mut Request, env: &Env, principal: &Principal, lang: Lan
         &device_id,
         mutations,
         false,
+        fault,
     )
     .await?;
     http::json(200, &answer)

@@ -46,6 +46,7 @@ pub async fn push(req: &mut Request, env: &Env, principal: &Principal, lang: Lan
         &device_id,
         plan.mutations,
         true,
+        None,
     )
     .await?;
     let results: Vec<Value> = match reply["results"].as_array() {

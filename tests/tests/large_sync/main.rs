@@ -117,3 +117,79 @@ fn full_resync_of_100k_products_after_expiry() {
         "a product is missing from the resync"
     );
 }
+
+/// Waits for a job to end, polling `GET /v1/jobs/{id}` for up to 10 minutes.
+fn wait_for_job(api: &kasir_tests::Api, token: &str, job_id: &str) -> Value {
+    let deadline = Instant::now() + std::time::Duration::from_secs(600);
+    loop {
+        let job = api.get(&format!("/v1/jobs/{job_id}")).bearer(token).send();
+        let status = job.json["status"].as_str().unwrap_or_default().to_string();
+        if status == "done" || status == "failed" || Instant::now() > deadline {
+            return job.json;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+}
+
+#[test]
+fn backup_and_restore_of_100k_products() {
+    let server = server();
+    let api = server.api();
+    let tenant = provision_tenant(&api, &server.admin_token, "largebackup");
+    let owner = login_owner(&api, &tenant, Some("Back office"));
+    let device = owner.device().to_string();
+    for chunk in 0..CATALOG_ROWS / PUSH_SIZE {
+        let mutations: Vec<Value> = (0..PUSH_SIZE)
+            .map(|offset| {
+                json!({
+                    "id": new_id(),
+                    "entity": "products",
+                    "op": "upsert",
+                    "record_id": new_id(),
+                    "data": {"name": format!("Barang {:06}", chunk * PUSH_SIZE + offset), "price": 500 + offset},
+                    "hlc": hlc_now(&device),
+                })
+            })
+            .collect();
+        api.post("/v1/sync/push")
+            .bearer(&owner.access_token)
+            .json(&json!({"device_id": device, "schema_version": 1, "mutations": mutations}))
+            .expect_status(200);
+    }
+
+    let backup_started = Instant::now();
+    let started = api.post("/v1/backups").bearer(&owner.access_token).json(&json!({}));
+    started.expect_status(202);
+    let job = wait_for_job(
+        &api,
+        &owner.access_token,
+        started.json["job_id"].as_str().unwrap_or_default(),
+    );
+    println!(
+        "backup of {CATALOG_ROWS} products: {} in {:.1} s",
+        job["status"],
+        backup_started.elapsed().as_secs_f64()
+    );
+    assert_eq!(job["status"], json!("done"), "backup job: {job}");
+    assert_eq!(job["result"]["row_counts"]["products"], json!(CATALOG_ROWS));
+
+    let backup_id = started.json["backup_id"].as_str().unwrap_or_default().to_string();
+    let restore_started = Instant::now();
+    let restore = api
+        .post(&format!("/v1/backups/{backup_id}/restore"))
+        .bearer(&owner.access_token)
+        .json(&json!({}));
+    restore.expect_status(202);
+    let job = wait_for_job(
+        &api,
+        &owner.access_token,
+        restore.json["job_id"].as_str().unwrap_or_default(),
+    );
+    println!(
+        "restore of {CATALOG_ROWS} products: {} in {:.1} s",
+        job["status"],
+        restore_started.elapsed().as_secs_f64()
+    );
+    assert_eq!(job["status"], json!("done"), "restore job: {job}");
+    assert_eq!(job["result"]["restored"]["products"], json!(CATALOG_ROWS));
+}
