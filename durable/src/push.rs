@@ -66,7 +66,12 @@ pub(crate) async fn apply_push(
     for (index, parsed) in parsed.into_iter().enumerate() {
         let result = match parsed {
             Err(detail) => {
-                let mutation_id = mutations[index].get("id").cloned().unwrap_or(Value::Null);
+                // The id is echoed only when it is a string; anything else reads as none.
+                let mutation_id = mutations[index]
+                    .get("id")
+                    .filter(|id| id.is_string())
+                    .cloned()
+                    .unwrap_or(Value::Null);
                 rejected(
                     writer,
                     mutation_id,
@@ -243,7 +248,11 @@ fn references(mutation: &Mutation<'_>) -> Vec<(String, String)> {
 }
 
 fn prefixed(mut detail: Detail, index: usize) -> Detail {
-    detail.field = format!("mutations[{index}].{}", detail.field);
+    detail.field = if detail.field.is_empty() {
+        format!("mutations[{index}]")
+    } else {
+        format!("mutations[{index}].{}", detail.field)
+    };
     detail
 }
 
