@@ -19,7 +19,7 @@ export ESBUILD_BIN := $(NODE_BIN)/esbuild
 export WASM_OPT_BIN := $(NODE_BIN)/wasm-opt
 export PATH := $(CARGO_BIN):$(PATH)
 
-.PHONY: help setup build dev test test-unit test-integration test-watermelon test-large test-browser demo lint clean
+.PHONY: help setup build dev test test-unit test-integration test-watermelon test-large test-browser fuzz demo lint clean
 
 help:
 	@echo "make dev      build and serve on 127.0.0.1:$(PORT) (state in $(PERSIST_DIR))"
@@ -98,6 +98,10 @@ test-watermelon: build
 test-browser: build
 	./scripts/test-browser.sh
 
+# Schemathesis against every documented operation; kept out of make test (about 2 minutes).
+fuzz: build
+	./scripts/fuzz.sh
+
 test-large: build
 	cargo test -p kasir-tests --release --test large_sync -- --nocapture
 
@@ -111,3 +115,19 @@ lint: .tools/wasm32-target
 
 clean:
 	rm -rf build target .tools
+
+# --- benchmarks and the terminal simulator (kasir-sim) ---
+
+.PHONY: bench sim
+
+# Kasir Edge, the express-sequelize peer and a raw D1 floor measured side by side on this
+# machine; writes BENCHMARKS.md. About 15 minutes, or about 5 with BENCH_QUICK=1. Reads
+# POS_LOG and the peer's folder; see bench/run.sh for both. The start time covers the build.
+bench: export BENCH_STARTED_AT := $(shell date +%s)
+bench: build
+	./bench/run.sh
+
+# One simulated POS terminal through a trading day of POS_LOG against a fresh local server,
+# or against SIM_BASE_URL when set.
+sim: build
+	./sim/demo.sh
