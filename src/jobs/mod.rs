@@ -240,22 +240,67 @@ async fn daily_summary(env: &Env, job: &db::Row, payload: &Value) -> Result<Valu
         .map_err(|error| error.to_string())?;
     figures["tenant_name"] = json!(tenant.name);
 
-    let owners = db::all(
-        &tenant.db(env).map_err(|error| error.to_string())?,
+    let mut sent = Vec::new();
+    for to in owner_emails(env, &tenant).await.map_err(|error| error.to_string())? {
+        let message = json!({ "template": "daily_summary", "to": to, "locale": tenant.locale, "data": figures });
+        sent.push(email::deliver(env, &message).await?);
+    }
+
+    // Products at or under their low-stock threshold, or below zero, go out in the same run.
+    let low = low_stock(env, &tenant).await.map_err(|error| error.to_string())?;
+    if !low.is_empty() {
+        for owner in owner_emails(env, &tenant).await.map_err(|error| error.to_string())? {
+            let data = json!({ "tenant_name": tenant.name, "items": low });
+            let message = json!({ "template": "low_stock", "to": owner, "locale": tenant.locale, "data": data });
+            sent.push(email::deliver(env, &message).await?);
+        }
+    }
+    Ok(json!({ "date": date, "sent": sent, "low_stock": low.len() }))
+}
+
+async fn owner_emails(env: &Env, tenant: &crate::directory::Tenant) -> Result<Vec<String>, ApiError> {
+    let rows = db::all(
+        &tenant.db(env)?,
         "SELECT email FROM users WHERE tenant_id = ? AND role = 'owner' AND deleted_at IS NULL ORDER BY email",
         &[db::text(&tenant.id)],
     )
     .await
-    .map_err(|error| error.to_string())?;
-    let mut sent = Vec::new();
-    for owner in owners {
-        let Some(to) = db::get_str(&owner, "email") else {
-            continue;
-        };
-        let message = json!({ "template": "daily_summary", "to": to, "locale": tenant.locale, "data": figures });
-        sent.push(email::deliver(env, &message).await?);
-    }
-    Ok(json!({ "date": date, "sent": sent }))
+    .map_err(internal)?;
+    Ok(rows
+        .iter()
+        .filter_map(|row| db::get_str(row, "email").map(str::to_string))
+        .collect())
+}
+
+/// Tracked products at or under their threshold, or below zero, per outlet: `{name, qty}`.
+async fn low_stock(env: &Env, tenant: &crate::directory::Tenant) -> Result<Vec<Value>, ApiError> {
+    let rows = db::all(
+        &tenant.db(env)?,
+        "SELECT p.name, o.code AS outlet, COALESCE(SUM(m.qty), 0) AS level, p.low_stock_threshold AS threshold \
+         FROM products p \
+         JOIN outlets o ON o.tenant_id = p.tenant_id AND o.deleted_at IS NULL \
+         LEFT JOIN stock_movements m ON m.tenant_id = p.tenant_id AND m.product_id = p.id AND m.outlet_id = o.id \
+         WHERE p.tenant_id = ? AND p.track_stock = 1 AND p.deleted_at IS NULL \
+         GROUP BY p.id, o.id ORDER BY p.name, o.code",
+        &[db::text(&tenant.id)],
+    )
+    .await
+    .map_err(internal)?;
+    Ok(rows
+        .iter()
+        .filter_map(|row| {
+            let level = db::get_i64(row, "level").unwrap_or(0);
+            let low = db::get_i64(row, "threshold").is_some_and(|threshold| level <= threshold * 1000);
+            (low || level < 0).then(|| {
+                let name = format!(
+                    "{} ({})",
+                    db::get_str(row, "name").unwrap_or_default(),
+                    db::get_str(row, "outlet").unwrap_or_default()
+                );
+                json!({ "name": name, "qty": kasir_core::money::format_qty(level) })
+            })
+        })
+        .collect())
 }
 
 /// Consumes a batch of job messages, from a work queue or a dead-letter queue.
@@ -300,6 +345,34 @@ async fn mark_dead(env: &Env, message: &JobMessage) {
         "{}",
         json!({ "event": "job_dead_lettered", "job_id": message.job_id, "kind": message.kind, "attempt": message.attempt, "recorded": result.is_ok() })
     );
+    if message.kind == "backup" {
+        notify_backup_failed(env, &message.job_id).await;
+    }
+}
+
+/// Tells the owners that a backup failed for good; a failure to tell them is logged.
+async fn notify_backup_failed(env: &Env, job_id: &str) {
+    let outcome = async {
+        let job = find(env, job_id).await?.ok_or_else(ApiError::not_found)?;
+        let tenant_id = db::get_str(&job, "tenant_id").unwrap_or_default().to_string();
+        let tenant = crate::directory::by_id(env, &tenant_id)
+            .await?
+            .ok_or_else(ApiError::not_found)?;
+        let error = db::get_str(&job, "error").unwrap_or("unknown error").to_string();
+        for owner in owner_emails(env, &tenant).await? {
+            let data = json!({ "tenant_name": tenant.name, "error": error });
+            let payload = json!({ "template": "backup_failed", "to": owner, "locale": tenant.locale, "data": data });
+            enqueue(env, Some(&tenant), "email", None, payload, None).await?;
+        }
+        Ok::<(), ApiError>(())
+    }
+    .await;
+    if let Err(error) = outcome {
+        console_error!(
+            "{}",
+            json!({ "event": "backup_failure_not_notified", "job_id": job_id, "error": error.to_string() })
+        );
+    }
 }
 
 async fn handle(env: &Env, message: &JobMessage) {

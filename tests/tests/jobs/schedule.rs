@@ -192,3 +192,20 @@ fn scheduled_handler_enqueues_nothing() {
         "the next alarm should be within a day: alarm_at {alarm_at}, now {now}"
     );
 }
+
+#[test]
+fn low_stock_email_follows_daily_summary() {
+    let shop = crate::job_shop("lowstock");
+    let api = api();
+    let product = api
+        .post("/v1/products")
+        .bearer(&shop.owner.access_token)
+        .json(&json!({"name": "Gula Pasir", "price": 18000, "track_stock": true, "low_stock_threshold": 3}));
+    product.expect_status(201);
+
+    let ids = fire_alarm_ids(&shop.tenant.code);
+    assert_eq!(ids.len(), 2);
+    let email = crate::wait_for_email(&shop.tenant.owner_email, "low_stock");
+    let text = email["text"].as_str().unwrap_or_default();
+    assert!(text.contains("Gula Pasir (PUSAT): 0"), "low-stock email text: {text}");
+}
