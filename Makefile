@@ -19,7 +19,7 @@ export ESBUILD_BIN := $(NODE_BIN)/esbuild
 export WASM_OPT_BIN := $(NODE_BIN)/wasm-opt
 export PATH := $(CARGO_BIN):$(PATH)
 
-.PHONY: help setup build dev test test-unit test-integration test-watermelon test-large test-browser fuzz demo lint clean
+.PHONY: help setup build dev test test-unit test-integration test-watermelon test-large test-browser fuzz soak demo lint clean
 
 help:
 	@echo "make dev      build and serve on 127.0.0.1:$(PORT) (state in $(PERSIST_DIR))"
@@ -97,6 +97,11 @@ test-watermelon: build
 # that the page shows the API's operations; leaves a screenshot in build/docs-screenshot.png.
 test-browser: build
 	./scripts/test-browser.sh
+
+# 20 terminals across 4 tenants sell, push and pull for SOAK_SECONDS (default 180); then
+# every sale sent must be stored exactly once, in its own tenant.
+soak: build
+	./scripts/soak.sh
 
 # Schemathesis against every documented operation; kept out of make test (about 2 minutes).
 fuzz: build
