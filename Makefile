@@ -87,7 +87,7 @@ test-unit:
 
 # Each test binary starts one wrangler dev; the slow binaries run under `make test-large`.
 test-integration: build
-	cargo test -p kasir-tests --lib --bins --test api --test sync_engine --test shifts --test pos --test reports --test files --test jobs --test isolation -- --test-threads=4
+	cargo test -p kasir-tests --lib --bins --test api --test sync_engine --test shifts --test pos --test reports --test files --test jobs --test isolation --test panic -- --test-threads=4
 
 # The WatermelonDB client library itself, driving the sync endpoint from two terminals.
 test-watermelon: build
