@@ -7,9 +7,10 @@ use crate::{api, hour_row, int_field, item, parse_csv, report_shop, trading_day,
 
 const SALES: usize = 1001;
 /// Mutations per sync push, below the server's limit of 500.
-// NOTE: pushes of 200 and of 334 new sales made the local `wrangler dev` restart the worker
-// mid-request (HTTP 503), while pushes of 100 pass.
-const PUSH_SIZE: usize = 100;
+// NOTE: a push of 100 new sales sometimes makes the local `wrangler dev` restart the Worker
+// mid-request (HTTP 503), even with the push split into hub requests of 20 sales; pushes of
+// 25 pass. The cause is not found yet.
+const PUSH_SIZE: usize = 25;
 
 #[test]
 fn report_reads_past_one_page() {
