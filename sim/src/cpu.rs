@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs;
 use std::process::Command;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Clock ticks per second of `utime` and `stime`, from `getconf CLK_TCK`; 100 when that
 /// fails, which is the value on every common Linux build.
@@ -88,7 +88,7 @@ pub fn tree_ticks_by_name(roots: &[u32]) -> BTreeMap<String, u64> {
 }
 
 /// CPU time a process tree spent during one step.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct CpuUsage {
     pub total_ms: f64,
     /// Milliseconds by process name, such as `node` and `workerd`.

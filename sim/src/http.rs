@@ -1,6 +1,6 @@
 //! Blocking HTTP client of one terminal, with bounded retries that resend the same body.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -13,6 +13,14 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 const PRINTED_RETRIES: u64 = 10;
 
 static RETRIES: AtomicU64 = AtomicU64::new(0);
+static KEEP_ALIVE: AtomicBool = AtomicBool::new(false);
+
+/// Sets whether clients created afterwards keep connections open between requests. Off by
+/// default: each request opens a new connection, as a terminal that syncs every few minutes
+/// does.
+pub fn set_keep_alive(keep_alive: bool) {
+    KEEP_ALIVE.store(keep_alive, Ordering::Relaxed);
+}
 
 /// Status, JSON body and timing of one response. `body` is `Value::Null` when the body is
 /// empty or not JSON.
@@ -66,8 +74,9 @@ pub struct Attempted {
     pub elapsed: Duration,
 }
 
-/// HTTP client bound to one base URL, such as `http://127.0.0.1:8787`. Each client keeps
-/// its own keep-alive connections, as a separate terminal would.
+/// HTTP client bound to one base URL, such as `http://127.0.0.1:8787`. With keep-alive on
+/// (see [`set_keep_alive`]), each client keeps its own connections, as a separate terminal
+/// would.
 #[derive(Clone)]
 pub struct Client {
     base_url: String,
@@ -79,7 +88,7 @@ impl Client {
         let agent = ureq::AgentBuilder::new()
             .timeout_read(REQUEST_TIMEOUT)
             .timeout_write(REQUEST_TIMEOUT)
-            .max_idle_connections_per_host(4)
+            .max_idle_connections_per_host(if KEEP_ALIVE.load(Ordering::Relaxed) { 4 } else { 0 })
             .build();
         Client {
             base_url: base_url.trim_end_matches('/').to_string(),

@@ -41,6 +41,18 @@ enum Command {
     Demo(DemoArgs),
     /// Drive Kasir Edge, the peer and the floor with many terminals and write the report.
     Bench(Box<BenchArgs>),
+    /// Write the Markdown report again from the JSON results of an earlier bench run.
+    Report(ReportArgs),
+}
+
+#[derive(Args)]
+struct ReportArgs {
+    /// JSON results written by `kasir-sim bench --json`.
+    #[arg(long)]
+    json: PathBuf,
+    /// Where to write the Markdown report, such as BENCHMARKS.md.
+    #[arg(long)]
+    markdown: PathBuf,
 }
 
 #[derive(Args)]
@@ -116,6 +128,10 @@ struct BenchArgs {
     /// Where to write the Markdown report, such as BENCHMARKS.md.
     #[arg(long)]
     markdown: Option<PathBuf>,
+    /// Keep each terminal's connection open between requests instead of opening one per
+    /// request.
+    #[arg(long)]
+    keep_alive: bool,
 }
 
 fn main() -> ExitCode {
@@ -123,6 +139,7 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Demo(args) => run_demo(args),
         Command::Bench(args) => run_bench(*args),
+        Command::Report(args) => run_report(args),
     };
     match outcome {
         Ok(true) => ExitCode::SUCCESS,
@@ -155,6 +172,7 @@ fn run_demo(args: DemoArgs) -> Result<bool, String> {
 }
 
 fn run_bench(args: BenchArgs) -> Result<bool, String> {
+    http::set_keep_alive(args.keep_alive);
     let mut targets = Vec::new();
     if let Some(base_url) = args.kasir {
         targets.push(Target {
@@ -186,7 +204,7 @@ fn run_bench(args: BenchArgs) -> Result<bool, String> {
 
     let inputs = bench::BenchInputs {
         targets,
-        plan: bench::Plan::new(args.quick),
+        plan: bench::Plan::new(args.quick, args.keep_alive),
         pos_log: args.pos_log,
         bundle_dir: args.bundle_dir,
         wrangler_upload: args.wrangler_upload,
@@ -198,4 +216,13 @@ fn run_bench(args: BenchArgs) -> Result<bool, String> {
     };
     let results = bench::run(inputs)?;
     Ok(results.targets.iter().all(|target| target.error.is_none()))
+}
+
+fn run_report(args: ReportArgs) -> Result<bool, String> {
+    let text =
+        std::fs::read_to_string(&args.json).map_err(|e| format!("failed to read {}: {e}", args.json.display()))?;
+    let results: bench::BenchResults =
+        serde_json::from_str(&text).map_err(|e| format!("{} holds no bench results: {e}", args.json.display()))?;
+    bench::write_report(&results, &workspace_root(), &args.markdown)?;
+    Ok(true)
 }

@@ -1,14 +1,14 @@
 //! The servers kasir-sim can drive, what each one needs that the others do not, and the
 //! tenant and login calls that every scenario starts with.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::http::{Client, RetryPolicy};
 
 /// Kind of server behind a base URL. All three speak the same subset of the Kasir Edge
 /// HTTP contract: tenant provisioning, login, sync push and pull of products, and sales.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum TargetKind {
     /// Kasir Edge under `wrangler dev`.

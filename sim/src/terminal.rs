@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use kasir_core::hlc::Hlc;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use crate::http::{Client, RetryPolicy};
@@ -16,7 +16,7 @@ use crate::target::{login_device, Session, TargetKind, TenantAccount};
 const MAX_PULL_PAGES: usize = 2_000;
 
 /// Results of pushed mutations, by status.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StatusCounts {
     pub applied: u64,
     pub merged: u64,

@@ -7,10 +7,10 @@ use std::process::Command;
 
 use flate2::write::GzEncoder;
 use flate2::Compression;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Hardware, operating system and tool versions of the run.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct MachineInfo {
     /// Logical CPUs the simulator may use, as `nproc` prints.
     pub nproc: usize,
@@ -109,7 +109,7 @@ pub fn load_average() -> String {
 }
 
 /// One file of the Worker bundle.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BundleFile {
     pub path: String,
     pub bytes: u64,
@@ -118,7 +118,7 @@ pub struct BundleFile {
 
 /// The Worker code that an upload carries, each file compressed alone with gzip -9, plus
 /// wrangler's own figure when the caller ran `wrangler deploy --dry-run`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BundleSize {
     pub files: Vec<BundleFile>,
     pub gzip_bytes: u64,

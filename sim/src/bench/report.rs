@@ -129,11 +129,7 @@ fn verdicts(
         1.0 / 3.0,
     ));
 
-    let push_growth = kasir.and_then(|kasir| {
-        let small = kasir.growth_small.as_ref()?.per_second;
-        let large = kasir.growth_large.as_ref()?.per_second;
-        (small > 0.0).then(|| large / small)
-    });
+    let push_growth = kasir.and_then(growth_ratio);
     list.push(at_least(
         &format!(
             "Push with {} vs {} products within 20 %",
@@ -218,6 +214,19 @@ fn at_most(name: &str, value: Option<f64>, wanted: f64) -> Verdict {
     }
 }
 
+/// Median over the growth rounds of the large tenant's push throughput divided by the small
+/// tenant's in the same round.
+fn growth_ratio(target: &TargetResults) -> Option<f64> {
+    let ratios: Vec<f64> = target
+        .growth_small
+        .iter()
+        .zip(&target.growth_large)
+        .filter(|(small, _)| small.per_second > 0.0)
+        .map(|(small, large)| large.per_second / small.per_second)
+        .collect();
+    (!ratios.is_empty()).then(|| median(&ratios))
+}
+
 fn write_targets(out: &mut String, verdicts: &[Verdict]) {
     let _ = writeln!(out, "## Targets\n");
     let _ = writeln!(out, "| Target | Measured | Met | Missed by |");
@@ -296,10 +305,10 @@ fn write_pull(out: &mut String, results: &BenchResults) {
     let _ = writeln!(
         out,
         "## Pull\n\nFirst sync: a new device pulls `entities=products` from no cursor, {} rows per page, \
-         until `has_more` is false. Incremental: the device that made the large first sync pulls what the \
+         until `has_more` is false; the small catalog's figure is the median of {} such pulls. Incremental: the device that made the large first sync pulls what the \
          growth pushes changed; then {} cycles of one device pushing {} edits and another pulling them \
          (only the pulls are timed). Missing rows are seeded products the first sync never returned.\n",
-        plan.pull_limit, plan.incremental_cycles, plan.batch_size
+        plan.pull_limit, plan.small_sync_repeats, plan.incremental_cycles, plan.batch_size
     );
     let _ = writeln!(
         out,
@@ -487,14 +496,17 @@ fn write_growth(out: &mut String, results: &BenchResults) {
     let _ = writeln!(
         out,
         "## Growth\n\nThe same push ({} devices, {} batches of {} price edits each) on a tenant with {} \
-         products and on one with {}; and the first sync of each. In both tenants the edits go to the first {} \
-         products, so that the two pushes meet the same contention and differ only in table size. The \
-         page columns are the mean time of the first and the last ten pages of the large first sync.\n",
+         products and on one with {}, {} rounds with the order alternating; and the first sync of each. In \
+         both tenants the edits go to the first {} products, so that the two pushes meet the same contention \
+         and differ only in table size. Push figures are medians over the rounds, and large / small is the \
+         median of the rounds' ratios. The page columns are the mean time of the first and the last ten pages \
+         of the large first sync.\n",
         plan.devices_per_tenant,
         plan.growth_batches_per_device,
         plan.batch_size,
         thousands(plan.small_catalog as f64),
         thousands(plan.large_catalog as f64),
+        plan.growth_rounds,
         thousands(plan.small_catalog as f64)
     );
     let _ = writeln!(
@@ -507,9 +519,9 @@ fn write_growth(out: &mut String, results: &BenchResults) {
     );
     let _ = writeln!(out, "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     for target in &results.targets {
-        let (Some(push_small), Some(push_large)) = (&target.growth_small, &target.growth_large) else {
+        if target.growth_small.is_empty() || target.growth_large.is_empty() {
             continue;
-        };
+        }
         let (Some(pull_small), Some(pull_large)) = (&target.first_sync_small, &target.first_sync_large) else {
             continue;
         };
@@ -517,9 +529,9 @@ fn write_growth(out: &mut String, results: &BenchResults) {
             out,
             "| {} | {} | {} | {} | {} | {} | {} | {:.0} | {:.0} |",
             target.kind.label(),
-            thousands(push_small.per_second),
-            thousands(push_large.per_second),
-            ratio(push_large.per_second, push_small.per_second),
+            thousands(median_figure(&target.growth_small, |round| round.per_second)),
+            thousands(median_figure(&target.growth_large, |round| round.per_second)),
+            growth_ratio(target).map_or("–".to_string(), |ratio| format!("{ratio:.2}")),
             thousands(pull_small.rows_per_second),
             thousands(pull_large.rows_per_second),
             ratio(pull_large.rows_per_second, pull_small.rows_per_second),
@@ -666,8 +678,8 @@ fn write_method(out: &mut String, results: &BenchResults) {
          state and free 127.0.0.1 ports, and all are stopped at the end.",
         "Kasir Edge tenants use `dedicated` placement, one D1 database each; the floor also gives each tenant \
          its own D1 database; the peer keeps every tenant in one SQLite file, as its design does.",
-        "Every terminal is a thread of `kasir-sim` with its own keep-alive connection, logged in as the tenant \
-         owner on its own device. The simulator runs on the same machine and takes CPU from the servers.",
+        "Every terminal is a thread of `kasir-sim`, logged in as the tenant owner on its own device. The \
+         simulator runs on the same machine and takes CPU from the servers.",
         "CPU is utime + stime from `/proc/<pid>/stat` of the server's process tree (wrangler's Node.js \
          processes and every workerd below them; the peer's single Node.js process), read just before the \
          threads are released and after the last one ends, divided by the mutations or sales taken in.",
@@ -689,6 +701,18 @@ fn write_method(out: &mut String, results: &BenchResults) {
          products in the large tenant, one round).",
         thousands(10_000.0),
         thousands(100_000.0)
+    );
+    let _ = writeln!(
+        out,
+        "\n{}",
+        if results.plan.keep_alive {
+            "Terminals kept their connection open between requests (`--keep-alive`)."
+        } else {
+            "Each request opened a new connection, as a terminal that syncs every few minutes does. With \
+             kept-alive connections (`kasir-sim bench --keep-alive`), workerd under `wrangler dev` reset some of \
+             Kasir Edge's pushes after they had waited seconds in the hub's queue, and the retries then \
+             dominated push latency; with a connection per request it reset none."
+        }
     );
     if results.plan.quick {
         let _ = writeln!(

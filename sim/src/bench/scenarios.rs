@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use kasir_core::money::TaxSettings;
 use kasir_tests::pos_log::{self, LoggedSale};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::basket::{build_sale, Till};
@@ -17,7 +17,7 @@ use crate::stats::Latencies;
 use crate::terminal::{PullOutcome, StatusCounts, Terminal};
 
 /// Figures of one push step.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct PushFigures {
     pub devices: usize,
     pub batch_size: usize,
@@ -42,7 +42,7 @@ pub struct PushFigures {
 }
 
 /// Figures of one sales step.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct SalesFigures {
     pub terminals: usize,
     pub sales: usize,
@@ -65,7 +65,7 @@ pub struct SalesFigures {
 }
 
 /// Figures of one pull from a cursor until `has_more` is false.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct PullFigures {
     pub limit: usize,
     pub rows: usize,
