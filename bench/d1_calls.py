@@ -26,8 +26,8 @@ import uuid
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 D1_SUBREQUEST = "url: 'http://d1/"
 PASSWORD = "Rahasia-123456"
-# The log is written by another process; an operation's events have all arrived once it
-# has been quiet this long.
+# The log is written by another process, so an operation counts as finished once the log
+# has been quiet this long. An estimate: it was enough on a loaded 2-CPU machine.
 QUIET_SECONDS = 1.5
 
 
@@ -82,7 +82,7 @@ class Server:
             except OSError:
                 pass
             time.sleep(1)
-        raise RuntimeError(f"GET {self.base_url}/health did not answer 200 within {limit_seconds} s")
+        raise RuntimeError(f"GET {self.base_url}/health did not return 200 within {limit_seconds} s")
 
     def d1_calls(self):
         """Returns the D1 subrequests logged so far, once the log has been quiet."""

@@ -18,7 +18,7 @@ start_group() {
   STARTED_PID=$!
 }
 
-# Waits until GET URL/health answers 200. Usage: wait_healthy NAME URL PID LOG [SECONDS]
+# Waits until GET URL/health returns 200. Usage: wait_healthy NAME URL PID LOG [SECONDS]
 wait_healthy() {
   local name=$1 url=$2 pid=$3 log=$4 limit=${5:-120}
   local waited=0
@@ -34,7 +34,7 @@ wait_healthy() {
     sleep 1
     waited=$((waited + 1))
   done
-  echo "$name did not answer GET $url/health within $limit s; last lines of $log:" >&2
+  echo "GET $url/health of $name did not return 200 within $limit s; last lines of $log:" >&2
   tail -n 30 "$log" >&2
   return 1
 }

@@ -38,7 +38,7 @@ cleanup() {
   for pid in "${pids[@]}"; do
     stop_group "$pid"
   done
-  rm -rf "$work/kasir/state" "$work/floor/state" "$work/peer/state" "$work/dry-run"
+  rm -rf "$work/kasir/state" "$work/kasir/build" "$work/floor/state" "$work/peer/state" "$work/dry-run"
   echo "Logs and raw results are in $work"
 }
 trap cleanup EXIT

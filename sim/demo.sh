@@ -29,7 +29,7 @@ if [[ -z "$base_url" ]]; then
     if [[ -n "$server_pid" ]]; then
       stop_group "$server_pid"
     fi
-    rm -rf "$work/state"
+    rm -rf "$work/state" "$work/build"
   }
   trap stop_server EXIT
 

@@ -1,6 +1,6 @@
 //! Turns a sale of the bakery POS log into a `POST /v1/transactions` body: the basket priced
-//! from the terminal's local catalog with the server's own rules, and a payment mix that a
-//! warung or bakery sees (cash with change, QRIS, card, transfer, e-wallet, split).
+//! from the terminal's local catalog with the server's own rules, and an invented payment mix
+//! (cash with change, QRIS, card, transfer, e-wallet, split).
 
 use kasir_core::money::{compute_sale, LineInput, PaymentInput, PaymentMethod, TaxSettings};
 use kasir_tests::bakery_catalog;
@@ -34,7 +34,7 @@ pub struct SaleDraft {
     pub skipped_items: Vec<String>,
 }
 
-/// Where a sale is rung up.
+/// Outlet, device and receipt number of the sale being rung up.
 pub struct Till<'a> {
     pub outlet_id: &'a str,
     pub device_id: &'a str,
@@ -42,7 +42,7 @@ pub struct Till<'a> {
 }
 
 /// Picks a payment mix for `total`: 55 % cash (rounded up, with change), 20 % QRIS, 10 %
-/// card, 5 % transfer, 5 % e-wallet and 5 % e-wallet plus cash.
+/// card, 5 % transfer, 5 % e-wallet and 5 % e-wallet plus cash. The shares are invented.
 pub fn choose_payments(total: i64, rng: &mut fastrand::Rng) -> Vec<PaymentInput> {
     let exact = |method| vec![PaymentInput { method, amount: total }];
     match rng.u32(0..100) {

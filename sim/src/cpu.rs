@@ -6,8 +6,8 @@ use std::process::Command;
 
 use serde::{Deserialize, Serialize};
 
-/// Clock ticks per second of `utime` and `stime`, from `getconf CLK_TCK`; 100 when that
-/// fails, which is the value on every common Linux build.
+/// Clock ticks per second of `utime` and `stime`, from `getconf CLK_TCK`, or 100, the usual
+/// Linux value, when that fails.
 pub fn ticks_per_second() -> u64 {
     Command::new("getconf")
         .arg("CLK_TCK")

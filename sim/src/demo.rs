@@ -1,6 +1,6 @@
 //! One terminal through a trading day against Kasir Edge: log in, first sync, sell offline
 //! to the rhythm of the POS log, edit products, then sync with a lost reply and a retry,
-//! and check that the server holds what the terminal did.
+//! and check that the server stored what the terminal did.
 
 use std::collections::HashMap;
 use std::thread;
@@ -16,8 +16,8 @@ use crate::http::Client;
 use crate::target::{provision_tenant, Target, TargetKind, TenantAccount};
 use crate::terminal::{StatusCounts, Terminal};
 
-/// Longest single wait between two sales, whatever the speed, so a long lull in the log
-/// does not stall the demo.
+/// Maximum wait between two sales, whatever the speed, so a long lull in the log does not
+/// stall the demo.
 const MAX_GAP: Duration = Duration::from_secs(3);
 /// Rows per pull page of the terminal.
 const PULL_LIMIT: usize = 500;
@@ -44,7 +44,7 @@ pub struct DemoOptions {
     pub lose_first_reply: bool,
 }
 
-/// What the terminal did offline, to compare with the server afterwards.
+/// Record of the terminal's offline day, to compare with the server afterwards.
 #[derive(Default)]
 struct Day {
     totals: HashMap<String, i64>,
@@ -295,7 +295,7 @@ fn midday_edits(terminal: &mut Terminal, office: &mut Terminal) -> Result<(), St
 }
 
 /// Pushes the outbox. With `lose_first_reply`, the first batch is sent, its reply thrown
-/// away, and the same body sent again: the server must answer the same results.
+/// away, and the same body sent again: the server must return the same results.
 fn sync(terminal: &mut Terminal, options: &DemoOptions) -> Result<StatusCounts, String> {
     let mut counts = StatusCounts::default();
     let mut pushes = 0;

@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-/// Read and write timeout of one request. A first sync page of 2,000 rows on a busy machine
-/// takes a few seconds, so this only catches a server that hangs.
+/// Read and write timeout of one request. Pushes queued behind others in a busy hub took up
+/// to about 30 s in the bench runs on a 2-CPU machine, so this only catches a server that hangs.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 /// Retry messages printed per process; later retries are only counted.
 const PRINTED_RETRIES: u64 = 10;
@@ -41,13 +41,13 @@ impl Reply {
             Some(raw) => raw.clone(),
             None => self.body.to_string(),
         };
-        let shown: String = text.chars().take(300).collect();
-        format!("HTTP {} {shown}", self.status)
+        let prefix: String = text.chars().take(300).collect();
+        format!("HTTP {} {prefix}", self.status)
     }
 }
 
-/// How often and how long to retry a request that failed in transit or with a status that
-/// says "try again" (429, 500, 502, 503, 504).
+/// How often and how long to retry a request that failed in transit or got a status that
+/// calls for a retry (429, 500, 502, 503, 504).
 #[derive(Debug, Clone, Copy)]
 pub struct RetryPolicy {
     pub max_attempts: u32,
@@ -72,6 +72,33 @@ pub struct Attempted {
     pub reply: Reply,
     pub attempts: u32,
     pub elapsed: Duration,
+    /// Cause of each earlier failed attempt, in the short form of [`failure_cause`].
+    pub retry_causes: Vec<String>,
+}
+
+/// Returns a failed attempt's cause without the parts that change from request to request
+/// (ports, timings): the status and the first sentence of the body, or the last part of a
+/// transport error such as `Connection reset by peer (os error 104)`.
+pub fn failure_cause(outcome: &Result<Reply, String>) -> String {
+    match outcome {
+        Ok(reply) => {
+            let text = match &reply.raw_prefix {
+                Some(raw) => first_sentence(raw),
+                None => reply.body["error"]["code"].as_str().unwrap_or_default().to_string(),
+            };
+            format!("HTTP {} {text}", reply.status).trim_end().to_string()
+        }
+        Err(message) => {
+            let last = message.rsplit(": ").next().unwrap_or(message);
+            format!("transport error: {last}")
+        }
+    }
+}
+
+/// Returns `text` up to the end of its first sentence, at most 80 characters.
+pub fn first_sentence(text: &str) -> String {
+    let end = text.find(". ").map_or(text.len(), |index| index + 1);
+    text[..end].chars().take(80).collect()
 }
 
 /// HTTP client bound to one base URL, such as `http://127.0.0.1:8787`. With keep-alive on
@@ -172,6 +199,7 @@ impl Client {
         let started = Instant::now();
         let mut backoff = policy.first_backoff;
         let mut attempts = 0;
+        let mut retry_causes = Vec::new();
         loop {
             attempts += 1;
             let attempt_started = Instant::now();
@@ -185,6 +213,7 @@ impl Client {
                     reply,
                     attempts,
                     elapsed: started.elapsed(),
+                    retry_causes,
                 });
             }
 
@@ -198,6 +227,7 @@ impl Client {
                 Err(_) => backoff,
             };
             note_retry(method, path, attempts, attempt_started.elapsed(), &outcome, wait);
+            retry_causes.push(failure_cause(&outcome));
             thread::sleep(wait);
             backoff = (backoff * 2).min(policy.max_backoff);
         }
@@ -227,5 +257,42 @@ fn note_retry(
     );
     if count == PRINTED_RETRIES {
         eprintln!("kasir-sim: further retries are counted, not printed");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reply(status: u16, body: Value, raw_prefix: Option<&str>) -> Reply {
+        Reply {
+            status,
+            body,
+            raw_prefix: raw_prefix.map(str::to_string),
+            elapsed: Duration::ZERO,
+            retry_after: None,
+        }
+    }
+
+    #[test]
+    fn failure_cause_drops_changing_parts() {
+        let transport: Result<Reply, String> = Err(
+            "POST /v1/sync/push failed in transit: http://127.0.0.1:36955/v1/sync/push: Network Error: \
+             Connection reset by peer (os error 104)"
+                .to_string(),
+        );
+        let restarted = Ok(reply(
+            503,
+            Value::Null,
+            Some("Your worker restarted mid-request. Please try sending the request again."),
+        ));
+        let envelope = Ok(reply(429, serde_json::json!({"error": {"code": "rate_limited"}}), None));
+
+        assert_eq!(
+            failure_cause(&transport),
+            "transport error: Connection reset by peer (os error 104)"
+        );
+        assert_eq!(failure_cause(&restarted), "HTTP 503 Your worker restarted mid-request.");
+        assert_eq!(failure_cause(&envelope), "HTTP 429 rate_limited");
     }
 }

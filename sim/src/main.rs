@@ -50,7 +50,7 @@ struct ReportArgs {
     /// JSON results written by `kasir-sim bench --json`.
     #[arg(long)]
     json: PathBuf,
-    /// Where to write the Markdown report, such as BENCHMARKS.md.
+    /// Output path of the Markdown report, such as BENCHMARKS.md.
     #[arg(long)]
     markdown: PathBuf,
 }
@@ -122,10 +122,10 @@ struct BenchArgs {
     /// Unix time at which `make bench` started, so the report gives the whole run time.
     #[arg(long)]
     started_at: Option<i64>,
-    /// Where to write the raw results as JSON.
+    /// Output path of the raw results as JSON.
     #[arg(long)]
     json: Option<PathBuf>,
-    /// Where to write the Markdown report, such as BENCHMARKS.md.
+    /// Output path of the Markdown report, such as BENCHMARKS.md.
     #[arg(long)]
     markdown: Option<PathBuf>,
     /// Keep each terminal's connection open between requests instead of opening one per
@@ -151,8 +151,8 @@ fn main() -> ExitCode {
     }
 }
 
-fn admin_token(given: Option<String>) -> Result<String, String> {
-    match given {
+fn admin_token(from_arguments: Option<String>) -> Result<String, String> {
+    match from_arguments {
         Some(token) if !token.is_empty() => Ok(token),
         _ => read_admin_token(&workspace_root()),
     }

@@ -8,7 +8,7 @@ use serde_json::{json, Map, Value};
 
 use crate::target::TargetKind;
 
-/// A catalog product as the terminal knows it.
+/// A catalog product in the terminal's local store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LocalProduct {
     pub id: String,
@@ -24,7 +24,8 @@ pub struct LocalProduct {
 /// One change made on the terminal, in the shape of a sync push mutation.
 #[derive(Debug, Clone)]
 pub struct Mutation {
-    /// Mutation UUID. It stays the same on every retry, so the server applies it once.
+    /// Mutation UUID. It stays the same on every retry, so a server that records mutation ids,
+    /// as Kasir Edge does, applies it once.
     pub id: String,
     pub entity: &'static str,
     /// `upsert` or `delete`.

@@ -81,7 +81,7 @@ pub struct Session {
 /// `shared` (Kasir Edge; the others accept and ignore it).
 ///
 /// # Errors
-/// Fails when the server does not answer 201.
+/// Fails when the server does not respond with 201.
 pub fn provision_tenant(
     client: &Client,
     target: &Target,
@@ -137,7 +137,7 @@ pub fn provision_tenant(
 /// id in the request, so the simulator proposes one there.
 ///
 /// # Errors
-/// Fails when the server does not answer 200 with an access token.
+/// Fails when the server does not respond with 200 and an access token.
 pub fn login_device(
     client: &Client,
     kind: TargetKind,

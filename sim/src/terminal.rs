@@ -12,7 +12,8 @@ use crate::http::{Client, RetryPolicy};
 use crate::store::{LocalProduct, LocalStore, Mutation};
 use crate::target::{login_device, Session, TargetKind, TenantAccount};
 
-/// Pages one pull may take before the terminal gives up: 100,000 rows at 50 per page.
+/// Pages one pull may take before the terminal gives up: enough for 100,000 rows at 50 rows
+/// per page.
 const MAX_PULL_PAGES: usize = 2_000;
 
 /// Results of pushed mutations, by status.
@@ -50,7 +51,7 @@ impl StatusCounts {
     }
 }
 
-/// What one pushed batch did.
+/// Result of one pushed batch.
 #[derive(Debug, Clone)]
 pub struct BatchOutcome {
     /// Time from the first attempt to the reply, retries included.
@@ -61,9 +62,11 @@ pub struct BatchOutcome {
     pub results: Vec<Value>,
     /// Error of the first rejected mutation, for the log.
     pub first_rejection: Option<String>,
+    /// Cause of each failed attempt before the reply.
+    pub retry_causes: Vec<String>,
 }
 
-/// What one pull (every page until `has_more` is false) brought.
+/// Rows and timings of one pull: every page until `has_more` is false.
 #[derive(Debug, Clone, Default)]
 pub struct PullOutcome {
     pub upserted: usize,
@@ -77,7 +80,7 @@ pub struct PullOutcome {
     pub product_ids: Option<HashSet<String>>,
 }
 
-/// What one REST sale did.
+/// Status, timing and body of one REST sale.
 #[derive(Debug, Clone)]
 pub struct SaleOutcome {
     pub status: u16,
@@ -85,6 +88,8 @@ pub struct SaleOutcome {
     pub latency: Duration,
     pub attempts: u32,
     pub body: Value,
+    /// Cause of each failed attempt before the reply.
+    pub retry_causes: Vec<String>,
 }
 
 /// A logged-in POS terminal with its local store.
@@ -307,11 +312,11 @@ impl Terminal {
     }
 
     /// Pushes up to `batch_size` mutations from the front of the outbox, retrying with the
-    /// same body, and removes them from the outbox once the server answered 200. Versions of
+    /// same body, and removes them from the outbox once the server responded with 200. Versions of
     /// products in the reply go into the store.
     ///
     /// # Errors
-    /// Fails when the server answers anything but 200 after the retries; the mutations then
+    /// Fails when the server responds with anything but 200 after the retries; the mutations then
     /// stay in the outbox.
     pub fn push_next_batch(&mut self, batch_size: usize) -> Result<Option<BatchOutcome>, String> {
         let Some((count, body)) = self.next_batch_body(batch_size) else {
@@ -366,7 +371,7 @@ impl Terminal {
             &self.retry,
         )?;
         let latency = attempted.elapsed;
-        let reply = attempted.reply;
+        let reply = attempted.reply.clone();
         if reply.status != 200 {
             return Err(format!("{}: push returned {}", self.name, reply.describe()));
         }
@@ -387,6 +392,7 @@ impl Terminal {
             counts,
             results,
             first_rejection,
+            retry_causes: attempted.retry_causes,
         })
     }
 
@@ -425,6 +431,7 @@ impl Terminal {
             latency: attempted.elapsed,
             attempts: attempted.attempts,
             body: attempted.reply.body,
+            retry_causes: attempted.retry_causes,
         })
     }
 

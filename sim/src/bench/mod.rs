@@ -6,8 +6,9 @@
 //! 1. Provision four small tenants (1,000 products each) and one large tenant (100,000
 //!    products, or 10,000 in quick mode) and seed their catalogs through sync push.
 //! 2. First sync: new devices pull a small catalog (five times) and the large one.
-//! 3. Growth: 8 devices push price edits of its first 1,000 products to a small tenant,
-//!    and 8 do the same to the large one; three rounds, alternating which goes first.
+//! 3. Growth: 8 devices of a small tenant push price edits of its first 1,000 products,
+//!    and 8 devices of the large tenant do the same. There are three rounds, and the tenant
+//!    that goes first alternates.
 //! 4. Incremental pulls: the large tenant's first-sync device pulls what step 3 changed,
 //!    then cycles of one device pushing 100 edits and another pulling them.
 //! 5. Push rounds: 4 tenants × 8 devices push edits in batches of 100. The servers take
@@ -319,7 +320,7 @@ fn rotation(count: usize, round: usize) -> Vec<usize> {
     (0..count).map(|offset| (round + offset) % count.max(1)).collect()
 }
 
-/// Every sale of the log, day after day in the order the days first appear.
+/// Reads every sale of the log, day after day in the order the days first appear.
 fn load_log_sales(path: &std::path::Path) -> Result<Vec<LoggedSale>, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("failed to read POS_LOG {}: {e}", path.display()))?;
     let rows = pos_log::parse_log(&text).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -562,7 +563,7 @@ fn growth_and_incremental(run: &mut TargetRun, plan: &Plan, ticks: u64) -> Resul
     Ok(())
 }
 
-/// Has the 8 devices of the first small tenant, or of the large tenant, push price edits of
+/// Makes the 8 devices of the first small tenant, or of the large tenant, push price edits of
 /// the first `small_catalog` products of their store.
 fn growth_push(
     run: &mut TargetRun,
@@ -598,8 +599,8 @@ fn growth_push(
     Ok(figures)
 }
 
-/// One device pushes `batch_size` edits, another pulls them; repeated. Only the pulls are
-/// timed.
+/// Times pulls of another device's edits: one device pushes `batch_size` edits and another
+/// pulls them, repeated. Only the pulls are timed.
 fn incremental_cycles(run: &mut TargetRun, plan: &Plan) -> Result<CycleFigures, String> {
     let devices = run.small_devices.first_mut().ok_or("no small tenant devices")?;
     let [writer, reader, ..] = devices.as_mut_slice() else {

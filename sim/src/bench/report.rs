@@ -5,13 +5,14 @@ use std::fmt::Write;
 
 use super::scenarios::{PushFigures, SalesFigures};
 use super::{BenchResults, TargetResults};
+use crate::http::first_sentence;
 use crate::stats::median;
 use crate::target::TargetKind;
 
-/// Largest compressed Worker bundle the project accepts, in bytes.
+/// Maximum compressed size of the Worker bundle, in bytes: the 1 MB target.
 const BUNDLE_LIMIT_BYTES: u64 = 1_000_000;
 
-/// One target of the issue and whether this run met it.
+/// One benchmark target and whether this run met it.
 struct Verdict {
     name: String,
     measured: String,
@@ -95,7 +96,7 @@ fn write_header(out: &mut String, results: &BenchResults) {
         "Software: Node.js {}, wrangler {}, workerd {}; peer: {}.\n",
         machine.node,
         machine.wrangler,
-        machine.workerd,
+        machine.workerd.trim_start_matches("workerd "),
         peer_packages.join(", ")
     );
 }
@@ -293,6 +294,37 @@ fn write_push(out: &mut String, results: &BenchResults) {
         );
     }
     out.push('\n');
+    for target in &results.targets {
+        let causes = target.push_rounds.iter().map(|round| &round.retry_causes);
+        write_retry_causes(out, target.kind.label(), "push", causes);
+    }
+}
+
+/// Lists why attempts of one step failed and were retried, summed over its rounds.
+fn write_retry_causes<'a>(
+    out: &mut String,
+    server: &str,
+    step: &str,
+    rounds: impl Iterator<Item = &'a std::collections::BTreeMap<String, usize>>,
+) {
+    let mut totals: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+    for causes in rounds {
+        for (cause, count) in causes {
+            *totals.entry(cause.as_str()).or_insert(0) += count;
+        }
+    }
+    if totals.is_empty() {
+        return;
+    }
+    let listed: Vec<String> = totals
+        .iter()
+        .map(|(cause, count)| format!("{count} × `{}`", first_sentence(cause).replace('`', "'")))
+        .collect();
+    let _ = writeln!(
+        out,
+        "{server}, failed {step} attempts that were retried with the same body: {}.\n",
+        listed.join("; ")
+    );
 }
 
 fn median_figure<T>(rounds: &[T], figure: impl Fn(&T) -> f64) -> f64 {
@@ -387,6 +419,11 @@ fn write_sales(out: &mut String, results: &BenchResults) {
             rounds.iter().map(|round| round.retried).sum::<usize>(),
         );
     }
+    out.push('\n');
+    for target in &results.targets {
+        let causes = target.sales_rounds.iter().map(|round| &round.retry_causes);
+        write_retry_causes(out, target.kind.label(), "sale", causes);
+    }
     if let (Some(kasir), Some(peer)) = (find(results, TargetKind::Kasir), find(results, TargetKind::Peer)) {
         let ratios: Vec<f64> = kasir
             .sales_rounds
@@ -398,12 +435,11 @@ fn write_sales(out: &mut String, results: &BenchResults) {
         if !ratios.is_empty() {
             let _ = writeln!(
                 out,
-                "\nKasir Edge / peer, sales per second: {:.2}× (median of the rounds).",
+                "Kasir Edge / peer, sales per second: {:.2}× (median of the rounds).\n",
                 median(&ratios)
             );
         }
     }
-    out.push('\n');
 }
 
 /// CPU time of one kind of step summed over its rounds, with the count it is divided by.
@@ -450,8 +486,8 @@ fn write_cpu(out: &mut String, results: &BenchResults) {
         out,
         "## CPU\n\nServer CPU per 1,000 mutations (push rounds) and per 1,000 sales (sales rounds), summed over \
          the rounds and split by process name: `workerd` runs the Worker, its Durable Objects and the local D1 \
-         databases; `node` is wrangler itself (it also receives the Worker's log lines); `esbuild` is wrangler's \
-         bundler service. The last column is kasir-sim's own CPU in the same steps, which the servers did not get \
+         databases; `node` is wrangler itself, which also receives a DevTools network event for every subrequest \
+         of the Worker, each local D1 call included; `esbuild` is wrangler's bundler service. The last column is kasir-sim's own CPU in the same steps, which the servers did not get \
          on this {}-CPU machine.\n",
         results.machine.nproc
     );
@@ -683,7 +719,7 @@ fn write_method(out: &mut String, results: &BenchResults) {
         "CPU is utime + stime from `/proc/<pid>/stat` of the server's process tree (wrangler's Node.js \
          processes and every workerd below them; the peer's single Node.js process), read just before the \
          threads are released and after the last one ends, divided by the mutations or sales taken in.",
-        "A push or sale that fails in transit or answers 429 or 5xx is retried up to 5 times with the same \
+        "A push or sale that fails in transit or gets status 429 or 5xx is retried up to 5 times with the same \
          body (the same mutation ids or sale id), after `Retry-After` or a doubling backoff.",
         "The peer runs with its defaults (`PEER_PULL_CURSOR=ts`, request logging on); its push answers carry \
          `cursor` rather than `version`, and it syncs products only, so every push here is products.",
@@ -708,10 +744,8 @@ fn write_method(out: &mut String, results: &BenchResults) {
         if results.plan.keep_alive {
             "Terminals kept their connection open between requests (`--keep-alive`)."
         } else {
-            "Each request opened a new connection, as a terminal that syncs every few minutes does. With \
-             kept-alive connections (`kasir-sim bench --keep-alive`), workerd under `wrangler dev` reset some of \
-             Kasir Edge's pushes after they had waited seconds in the hub's queue, and the retries then \
-             dominated push latency; with a connection per request it reset none."
+            "Each request opened a new connection, as a terminal that syncs every few minutes does; \
+             `kasir-sim bench --keep-alive` keeps one connection per terminal instead."
         }
     );
     if results.plan.quick {

@@ -2,6 +2,7 @@
 //! posting sales at once, and one terminal pulling. Each step starts its threads on a
 //! barrier and times from the release to the last thread's end.
 
+use std::collections::BTreeMap;
 use std::sync::Barrier;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -29,6 +30,9 @@ pub struct PushFigures {
     pub pushes: usize,
     /// Pushes that needed more than one attempt.
     pub retried_pushes: usize,
+    /// Failed attempts by cause, as [`crate::http::failure_cause`] writes it.
+    #[serde(default)]
+    pub retry_causes: BTreeMap<String, usize>,
     /// Pushes that still failed after their retries; their mutations stay unsent.
     pub failed_pushes: usize,
     pub p50_ms: f64,
@@ -46,12 +50,15 @@ pub struct PushFigures {
 pub struct SalesFigures {
     pub terminals: usize,
     pub sales: usize,
-    /// Sales answered 201 (or 200, a replay after a retry).
+    /// Sales stored: status 201, or 200 for a replay after a retry.
     pub stored: usize,
     pub failed: usize,
     pub seconds: f64,
     pub per_second: f64,
     pub retried: usize,
+    /// Failed attempts by cause, as [`crate::http::failure_cause`] writes it.
+    #[serde(default)]
+    pub retry_causes: BTreeMap<String, usize>,
     pub p50_ms: f64,
     pub p95_ms: f64,
     pub p99_ms: f64,
@@ -78,7 +85,7 @@ pub struct PullFigures {
     /// cursor moves shows it here.
     pub first_pages_ms: f64,
     pub last_pages_ms: f64,
-    /// Products the server holds that the pull did not bring, when the caller knows them.
+    /// Seeded products that the pull did not return, when the caller has their ids.
     pub missing_rows: Option<usize>,
     /// Seconds from the start of the pull until it had received each of
     /// [`PULL_CHECKPOINTS`] rows, for the checkpoints it reached.
@@ -134,13 +141,25 @@ pub fn rate(amount: f64, seconds: f64) -> f64 {
     }
 }
 
+fn count_causes(counts: &mut BTreeMap<String, usize>, causes: &[String]) {
+    for cause in causes {
+        *counts.entry(cause.clone()).or_insert(0) += 1;
+    }
+}
+
+fn merge_causes(into: &mut BTreeMap<String, usize>, from: &BTreeMap<String, usize>) {
+    for (cause, count) in from {
+        *into.entry(cause.clone()).or_insert(0) += count;
+    }
+}
+
 fn per_thousand(cpu: &Option<CpuUsage>, count: u64) -> Option<f64> {
     cpu.as_ref()
         .filter(|_| count > 0)
         .map(|usage| usage.total_ms * 1000.0 / count as f64)
 }
 
-/// What one pushing thread saw.
+/// Tally of one pushing thread.
 #[derive(Default)]
 struct PusherTally {
     latencies: Latencies,
@@ -148,6 +167,7 @@ struct PusherTally {
     sent: u64,
     pushes: usize,
     retried: usize,
+    retry_causes: BTreeMap<String, usize>,
     failed: usize,
     first_error: Option<String>,
 }
@@ -201,6 +221,7 @@ pub fn push_outboxes(
         figures.mutations_sent += tally.sent;
         figures.pushes += tally.pushes;
         figures.retried_pushes += tally.retried;
+        merge_causes(&mut figures.retry_causes, &tally.retry_causes);
         figures.failed_pushes += tally.failed;
         if figures.first_error.is_none() {
             figures.first_error = tally.first_error.clone();
@@ -230,6 +251,7 @@ fn push_until_empty(terminal: &mut Terminal, batch_size: usize, max_pushes: usiz
                 if outcome.attempts > 1 {
                     tally.retried += 1;
                 }
+                count_causes(&mut tally.retry_causes, &outcome.retry_causes);
                 if tally.first_error.is_none() {
                     tally.first_error = outcome.first_rejection;
                 }
@@ -360,6 +382,7 @@ pub fn post_sales(
         figures.stored += tally.stored;
         figures.failed += tally.failed;
         figures.retried += tally.retried;
+        merge_causes(&mut figures.retry_causes, &tally.retry_causes);
         figures.total_rupiah += tally.total_rupiah;
         if figures.first_error.is_none() {
             figures.first_error = tally.first_error.clone();
@@ -382,6 +405,7 @@ struct SalesTally {
     stored: usize,
     failed: usize,
     retried: usize,
+    retry_causes: BTreeMap<String, usize>,
     total_rupiah: i64,
     first_error: Option<String>,
 }
@@ -398,9 +422,11 @@ fn post_all(terminal: &mut Terminal, sales: &[ReadySale]) -> SalesTally {
                 if outcome.attempts > 1 {
                     tally.retried += 1;
                 }
+                count_causes(&mut tally.retry_causes, &outcome.retry_causes);
             }
             Ok(outcome) => {
                 tally.failed += 1;
+                count_causes(&mut tally.retry_causes, &outcome.retry_causes);
                 if tally.first_error.is_none() {
                     tally.first_error = Some(format!(
                         "{}: sale returned HTTP {} {}",
