@@ -128,7 +128,7 @@ def all_sales(token):
         path = "/v1/transactions?limit=500" + ("&cursor=" + cursor if cursor else "")
         status, page = call("GET", path, None, token)
         if status != 200:
-            raise RuntimeError("listing sales answered %s" % status)
+            raise RuntimeError("listing sales failed with status %s" % status)
         sales.extend(page["items"])
         cursor = page["next_cursor"]
         if not cursor:

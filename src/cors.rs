@@ -6,10 +6,10 @@ use worker::{Env, Headers, Request, Response};
 const ALLOWED_METHODS: &str = "GET, POST, PUT, PATCH, DELETE, OPTIONS";
 const ALLOWED_HEADERS: &str = "authorization, content-type, accept-language, x-request-id, if-none-match, range";
 const EXPOSED_HEADERS: &str = "x-request-id, retry-after, etag, content-range";
-/// Seconds a browser may cache a preflight answer.
+/// Seconds a browser may cache a preflight response.
 const PREFLIGHT_MAX_AGE: &str = "600";
 
-/// The request's `Origin` when the allowlist admits it.
+/// Returns the request's `Origin` when the allowlist admits it.
 pub fn allowed_origin(req: &Request, env: &Env) -> Option<String> {
     let origin = req.headers().get("origin").ok().flatten()?;
     let list = env
@@ -34,7 +34,7 @@ pub fn is_preflight(req: &Request) -> bool {
             .is_some()
 }
 
-/// Answers a preflight: 204, with the CORS headers only when the origin is allowed.
+/// Responds to a preflight: 204, with the CORS headers only when the origin is allowed.
 pub fn preflight(origin: Option<&str>) -> Response {
     let mut response = Response::builder().with_status(204).empty();
     if let Some(origin) = origin {

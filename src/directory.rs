@@ -84,7 +84,7 @@ impl Tenant {
             .unwrap_or_else(TaxSettings::off)
     }
 
-    /// The sync strategies the tenant chose; entities it did not list keep their defaults.
+    /// Returns the sync strategies the tenant chose. Entities it did not list keep their defaults.
     pub fn sync_settings(&self) -> SyncSettings {
         let strategies = self.settings["sync"]["strategies"]
             .as_object()
@@ -103,7 +103,7 @@ impl Tenant {
         SyncSettings { strategies }
     }
 
-    /// The daily job times the tenant's hub keeps its alarm for.
+    /// Returns the daily job times the tenant's hub keeps its alarm for.
     pub fn schedule(&self) -> kasir_durable::schedule::Schedule {
         let minutes = |key: &str, default: i64| {
             self.settings["jobs"][key]

@@ -30,7 +30,7 @@ thread_local! {
     static CURRENT_REQUEST_ID: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
 }
 
-/// Logs a panic with the request it happened in. The runtime then answers 500 and starts a
+/// Logs a panic with the request it happened in. The runtime then responds with 500 and starts a
 /// fresh instance; the hook only makes the failure findable.
 fn install_panic_hook() {
     static INSTALLED: std::sync::Once = std::sync::Once::new();

@@ -58,7 +58,8 @@ impl Hlc {
         })
     }
 
-    /// The clock value a server stamps on its own writes at wall time `now_ms`, after `last`.
+    /// Returns the clock value a server stamps on its own writes at wall time `now_ms`, after
+    /// `last`.
     pub fn tick(last: Option<&Hlc>, now_ms: i64, node: &str) -> Hlc {
         match last {
             Some(last) if last.millis >= now_ms => {
@@ -85,7 +86,7 @@ impl Hlc {
     }
 
     /// Clamps a clock running more than [`MAX_CLOCK_AHEAD_MS`] ahead of `server_now_ms`, and
-    /// says whether it did. The clamped clock is the server's next tick after `last`, the
+    /// reports whether it did. The clamped clock is the server's next tick after `last`, the
     /// server's latest clock, so a fast device's successive edits keep their order.
     pub fn clamp_to(self, server_now_ms: i64, last: Option<&Hlc>) -> (Hlc, bool) {
         if self.millis > server_now_ms + MAX_CLOCK_AHEAD_MS {
@@ -133,8 +134,10 @@ mod tests {
         let a = Hlc::parse("1796420917000-0001-b").unwrap();
         let b = Hlc::parse("1796420917000-0002-a").unwrap();
         let c = Hlc::parse("1796420917001-0000-a").unwrap();
-        assert!(a < b && b < c);
-        assert!(a.to_string() < b.to_string() && b.to_string() < c.to_string());
+        assert!(a < b);
+        assert!(b < c);
+        assert!(a.to_string() < b.to_string());
+        assert!(b.to_string() < c.to_string());
     }
 
     #[test]

@@ -29,7 +29,7 @@ impl Strategy {
         }
     }
 
-    /// The strategy an entity has when the tenant has not chosen one.
+    /// Returns the strategy an entity has when the tenant has not chosen one.
     pub fn default_for(entity: &str) -> Strategy {
         match entity {
             "products" | "categories" => Strategy::FieldMerge,
@@ -38,7 +38,7 @@ impl Strategy {
     }
 }
 
-/// The stored record as the merge sees it.
+/// Stored record, in the form the merge compares.
 #[derive(Clone, Debug)]
 pub struct Stored<'a> {
     pub version: i64,
@@ -64,7 +64,7 @@ pub struct Incoming<'a> {
     pub hlc: &'a Hlc,
 }
 
-/// What to do with a pushed change.
+/// Outcome of merging one pushed change.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Decision {
     /// Create the record with these values.
@@ -86,7 +86,7 @@ pub enum Decision {
 }
 
 impl Decision {
-    /// The push result status of this decision.
+    /// Returns the push result status of this decision.
     pub fn status(&self) -> &'static str {
         match self {
             Decision::Insert(_) | Decision::Restore(_) | Decision::Delete => "applied",

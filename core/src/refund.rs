@@ -4,7 +4,7 @@
 
 use crate::error::Detail;
 
-/// One line of a stored sale, as the refund arithmetic sees it.
+/// One line of a stored sale, as the refund arithmetic reads it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SoldLine {
     pub product_id: String,
@@ -32,7 +32,8 @@ fn round_half_up(numerator: i128, denominator: i128) -> i128 {
     (2 * numerator + denominator).div_euclid(2 * denominator)
 }
 
-/// The money of `qty_milli` units of a line: its share of the sale total, rounded half up.
+/// Computes the money of `qty_milli` units of a line: its share of the sale total, rounded
+/// half up.
 fn worth(line: &SoldLine, qty_milli: i64, subtotal: i64, total: i64) -> i64 {
     let numerator = i128::from(qty_milli) * i128::from(line.amount) * i128::from(total);
     let denominator = i128::from(line.qty_milli) * i128::from(subtotal);

@@ -15,7 +15,7 @@ pub fn parse_clock(text: &str) -> Option<i64> {
     (hours < 24 && minutes < 60).then_some(hours * 60 + minutes)
 }
 
-/// The tenant-local date (`YYYY-MM-DD`) at Unix milliseconds `at_ms`.
+/// Returns the tenant-local date (`YYYY-MM-DD`) at Unix milliseconds `at_ms`.
 pub fn local_date(at_ms: i64, utc_offset_hours: i64) -> String {
     let local = at_ms + utc_offset_hours * 3_600_000;
     match chrono::DateTime::from_timestamp_millis(local) {
@@ -29,7 +29,7 @@ pub fn slot_time(date: &str, utc_offset_hours: i64, minutes: i64) -> Option<i64>
     local_day_bounds(date, utc_offset_hours).map(|(start, _)| start + minutes * 60_000)
 }
 
-/// The latest slot at or before `now_ms`: its local date and time.
+/// Returns the latest slot at or before `now_ms`: its local date and time.
 pub fn latest_due(now_ms: i64, utc_offset_hours: i64, minutes: i64) -> Option<(String, i64)> {
     let today = local_date(now_ms, utc_offset_hours);
     let at = slot_time(&today, utc_offset_hours, minutes)?;
@@ -40,7 +40,7 @@ pub fn latest_due(now_ms: i64, utc_offset_hours: i64, minutes: i64) -> Option<(S
     slot_time(&yesterday, utc_offset_hours, minutes).map(|at| (yesterday, at))
 }
 
-/// The first slot strictly after `now_ms`.
+/// Returns the first slot strictly after `now_ms`.
 pub fn next_slot(now_ms: i64, utc_offset_hours: i64, minutes: i64) -> Option<i64> {
     let (_, latest) = latest_due(now_ms, utc_offset_hours, minutes)?;
     Some(latest + DAY_MS)
@@ -73,7 +73,7 @@ mod tests {
     }
 
     #[test]
-    fn latest_due_is_today_after_the_time_and_yesterday_before() {
+    fn latest_due_slot_by_time_of_day() {
         // 21:00 WIB is 14:00 UTC.
         let (date, time) = latest_due(at("2026-12-04T15:00:00Z"), 7, 21 * 60).unwrap();
         assert_eq!(date, "2026-12-04");

@@ -246,7 +246,7 @@ async fn find(writer: &Writer<'_>, backup_id: &str) -> Result<Option<Row>, ApiEr
     .map_err(internal)
 }
 
-/// A stored backup as the API shows it.
+/// Renders a stored backup as the API shows it.
 pub fn manifest_of(row: &Row) -> Value {
     json!({
         "id": row.get("id"),
@@ -452,7 +452,7 @@ pub(crate) async fn restore(writer: &mut Writer<'_>, backup_id: &str) -> Result<
     Ok(json!({ "backup_id": backup_id, "restored": restored, "version": version }))
 }
 
-/// Every table that holds tenant rows, for offboarding.
+/// Every table that contains tenant rows, for offboarding.
 const TENANT_TABLES: [&str; 19] = [
     "tenant_state",
     "users",
@@ -490,7 +490,7 @@ pub(crate) async fn erase_tenant(writer: &mut Writer<'_>) -> Result<Value, ApiEr
             .map_err(internal)?,
         );
     }
-    // The files table exists once its migration ran; it holds tenant rows too.
+    // The files table exists once its migration ran, and it contains tenant rows too.
     statements.push(
         db::statement(
             &writer.db,
@@ -509,7 +509,7 @@ pub(crate) async fn erase_tenant(writer: &mut Writer<'_>) -> Result<Value, ApiEr
     Ok(json!({ "deleted": deleted }))
 }
 
-/// The error pushes get while a restore runs.
+/// Builds the error pushes get while a restore runs.
 pub fn restore_in_progress() -> ApiError {
     let mut error = ApiError::new(ErrorCode::RestoreInProgress);
     error.retry_after = Some(5);

@@ -135,7 +135,7 @@ pub(crate) async fn check_unique(
     }
 }
 
-/// How one catalog write is stamped.
+/// Stamp of one catalog write: its version, clock, source and device.
 pub(crate) struct Stamp<'a> {
     pub version: i64,
     pub hlc: &'a Hlc,

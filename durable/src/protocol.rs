@@ -140,10 +140,10 @@ pub enum Command {
         schedule: crate::schedule::Schedule,
         fire_now: bool,
     },
-    /// Deletes every row of the tenant from its database and forgets the hub's schedule;
+    /// Deletes every row of the tenant from its database and deletes the hub's schedule;
     /// the last step of offboarding, after the final backup.
     Offboard,
-    /// Restores a backup; pushes answer 503 while it runs.
+    /// Restores a backup. Pushes get 503 while it runs.
     Restore { backup_id: String },
     /// Hard-deletes tombstones deleted more than `retention_seconds` ago and records the
     /// newest purged version, below which pull cursors expire.

@@ -103,7 +103,7 @@ pub(crate) async fn apply_push(
                         result?
                     }
                 };
-                // The same id again later in this push answers from here.
+                // The same id again later in this push gets this result.
                 cache.results.insert(mutation_id, result.clone());
                 result
             }
@@ -137,14 +137,14 @@ pub(crate) async fn apply_push(
     Ok(json!({ "results": results, "version": version }))
 }
 
-/// Most mutations held back before a flush; with a write, a snapshot and a result each, a
-/// chunk is about 150 statements in one D1 batch.
+/// Maximum mutations held back before a flush. Each adds a write, a snapshot and a result, so
+/// a chunk is about 150 statements in one D1 batch.
 const MAX_HELD_MUTATIONS: usize = 50;
 /// Most values bound in one D1 statement; D1 allows 100.
 const MAX_BOUND_VALUES: usize = 90;
 
-/// What a push reads before it writes: the recorded results of its mutation ids and the
-/// stored rows of the catalog records it names, each fetched in a few queries.
+/// Cache of what a push reads before it writes: the recorded results of its mutation ids and
+/// the stored rows of the catalog records it names, each fetched in a few queries.
 pub(crate) struct PushCache {
     results: HashMap<String, Value>,
     rows: HashMap<(String, String), Option<Row>>,
@@ -233,7 +233,7 @@ impl PushCache {
     }
 }
 
-/// The (table, id) pairs of records a mutation's data refers to.
+/// Returns the (table, id) pairs of records a mutation's data refers to.
 fn references(mutation: &Mutation<'_>) -> Vec<(String, String)> {
     let Some(spec) = catalog_spec(mutation.entity) else {
         return Vec::new();
@@ -362,7 +362,7 @@ pub(crate) fn outcome(mutation_id: &str, status: &str, version: i64, ignored: &[
     result
 }
 
-/// Commits a result that wrote nothing, so a retry answers it from the record.
+/// Records a result that wrote nothing, so a retry gets it from the record.
 pub(crate) async fn record_only(
     writer: &mut Writer<'_>,
     device_id: &str,

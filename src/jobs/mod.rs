@@ -69,7 +69,7 @@ pub async fn enqueue(
     .await
 }
 
-/// A job as the API shows it.
+/// Renders a job as the API shows it.
 pub fn job_json(row: &db::Row) -> Value {
     let parse = |column: &str| db::get_str(row, column).and_then(|text| serde_json::from_str::<Value>(text).ok());
     let mut job = json!({
