@@ -13,6 +13,8 @@ NODE_BIN := $(CURDIR)/node_modules/.bin
 # Local runs make no outside calls.
 export CLOUDFLARE_CF_FETCH_ENABLED := false
 export WRANGLER_SEND_METRICS := false
+# The banner's update check would ask the npm registry for the latest wrangler.
+export WRANGLER_HIDE_BANNER := true
 # worker-build would download these; point it at the npm and cargo installs instead.
 export WASM_BINDGEN_BIN := $(CARGO_BIN)/wasm-bindgen
 export ESBUILD_BIN := $(NODE_BIN)/esbuild
@@ -22,11 +24,20 @@ export PATH := $(CARGO_BIN):$(PATH)
 .PHONY: help setup build dev test test-unit test-integration test-watermelon test-large test-browser fuzz soak demo lint clean
 
 help:
-	@echo "make dev      build and serve on 127.0.0.1:$(PORT) (state in $(PERSIST_DIR))"
-	@echo "make test     unit tests, then integration tests against a real wrangler dev"
-	@echo "make demo     replay a real bakery trading day (POS_LOG); starts a server unless one runs on PORT"
-	@echo "make lint     cargo fmt --check and clippy -D warnings"
-	@echo "make test-large  slow checks kept out of make test (100,000-product resync)"
+	@echo "make setup        install the missing tools: wasm32 target, worker-build, wasm-bindgen-cli, npm packages"
+	@echo "make build        build the Worker into build/"
+	@echo "make dev          build and serve on 127.0.0.1:$(PORT) (state in $(PERSIST_DIR))"
+	@echo "make sim          one simulated terminal sells a day of POS_LOG (own fresh server, or SIM_BASE_URL)"
+	@echo "make demo         replay a real bakery trading day (POS_LOG); starts a server unless one runs on PORT"
+	@echo "make test         unit, integration (against a real wrangler dev) and WatermelonDB client tests"
+	@echo "make test-unit, test-integration, test-watermelon   the three parts of make test"
+	@echo "make test-large   slow checks kept out of make test (100,000-product resync and backup)"
+	@echo "make test-browser render /docs/ in headless Chromium"
+	@echo "make fuzz         Schemathesis against every documented operation (about 2 minutes)"
+	@echo "make soak         20 terminals in 4 tenants for SOAK_SECONDS (default 180)"
+	@echo "make bench        measure Kasir Edge, a peer server and a raw D1 floor; writes BENCHMARKS.md (about 15 minutes)"
+	@echo "make lint         cargo fmt --check and clippy -D warnings"
+	@echo "make clean        delete build/, target/ and .tools/"
 
 # --- set-up: each step runs only when its result is missing or outdated ---
 
@@ -115,7 +126,7 @@ demo: build
 
 lint: .tools/wasm32-target
 	cargo fmt --all -- --check
-	cargo clippy -p kasir-core -p kasir-tests --all-targets -- -D warnings
+	cargo clippy -p kasir-core -p kasir-tests -p kasir-sim --all-targets -- -D warnings
 	cargo clippy -p kasir-edge -p kasir-durable --target wasm32-unknown-unknown -- -D warnings
 
 clean:
