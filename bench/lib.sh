@@ -51,6 +51,16 @@ stop_group() {
   kill -KILL -- "-$pid" 2>/dev/null || true
 }
 
+# Appends login limits far above what the login-timing step of kasir-sim bench sends (a few
+# hundred failed logins from one address) to the .dev.vars file FILE of a served copy, so no
+# attempt gets 429. wrangler dev lets .dev.vars override the [vars] of wrangler.toml, and a
+# later line overrides an earlier one (both checked with wrangler 4.86.0), so the production
+# limits in wrangler.toml stay as they are. Usage: raise_login_limits FILE
+raise_login_limits() {
+  printf '%s\n' "" "# Added by bench/lib.sh for the login-timing step." \
+    "LOGIN_LIMIT_PER_ACCOUNT=100000" "LOGIN_LIMIT_PER_ADDRESS=100000" >>"$1"
+}
+
 # Command prefix of every wrangler run here: no metrics, no outside fetches, and no banner,
 # whose update check would ask the npm registry for the latest wrangler.
 # shellcheck disable=SC2034 # used by the scripts that source this file

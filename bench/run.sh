@@ -63,6 +63,7 @@ sim=$root/target/release/kasir-sim
 mkdir -p "$work/kasir/state"
 cp -r build wrangler.toml "$work/kasir/"
 cp .dev.vars "$work/kasir/" 2>/dev/null || cp .dev.vars.example "$work/kasir/.dev.vars"
+raise_login_limits "$work/kasir/.dev.vars"
 
 echo "Measuring the Worker bundle with wrangler deploy --dry-run"
 upload=$("${WRANGLER_ENV[@]}" "$wrangler" deploy --dry-run --outdir "$work/dry-run" --config "$work/kasir/wrangler.toml" 2>&1 |

@@ -35,6 +35,18 @@ pub struct Reply {
 }
 
 impl Reply {
+    /// Builds a reply without a `Retry-After` header, for tests of code that reads replies.
+    #[cfg(test)]
+    pub fn from_parts(status: u16, body: Value, elapsed: Duration) -> Reply {
+        Reply {
+            status,
+            body,
+            raw_prefix: None,
+            elapsed,
+            retry_after: None,
+        }
+    }
+
     /// Describes the reply for an error message: status and the start of the body.
     pub fn describe(&self) -> String {
         let text = match &self.raw_prefix {

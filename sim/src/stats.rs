@@ -27,6 +27,31 @@ impl Latencies {
         let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
         sorted[rank.clamp(1, sorted.len()) - 1]
     }
+
+    /// Returns the arithmetic mean in milliseconds, 0 when empty.
+    pub fn mean(&self) -> f64 {
+        if self.samples_ms.is_empty() {
+            return 0.0;
+        }
+        self.samples_ms.iter().sum::<f64>() / self.samples_ms.len() as f64
+    }
+
+    /// Returns the sample variance (divided by n − 1) in square milliseconds, 0 for fewer
+    /// than two samples.
+    pub fn variance(&self) -> f64 {
+        let count = self.samples_ms.len();
+        if count < 2 {
+            return 0.0;
+        }
+        let mean = self.mean();
+        let squares: f64 = self.samples_ms.iter().map(|ms| (ms - mean).powi(2)).sum();
+        squares / (count - 1) as f64
+    }
+
+    /// Returns the samples in milliseconds, in the order they were recorded.
+    pub fn samples_ms(&self) -> &[f64] {
+        &self.samples_ms
+    }
 }
 
 /// Returns the median of `values`, 0 when empty. An even count takes the mean of the two
@@ -60,6 +85,20 @@ mod tests {
         assert_eq!(latencies.percentile(99.0), 99.0);
         assert_eq!(latencies.percentile(100.0), 100.0);
         assert_eq!(Latencies::default().percentile(50.0), 0.0);
+    }
+
+    #[test]
+    fn mean_and_variance_of_samples() {
+        let mut latencies = Latencies::default();
+        for ms in [2, 4, 4, 4, 5, 5, 7, 9] {
+            latencies.record(Duration::from_millis(ms));
+        }
+
+        assert_eq!(latencies.mean(), 5.0);
+        assert!((latencies.variance() - 32.0 / 7.0).abs() < 1e-9);
+        assert_eq!(latencies.samples_ms().len(), 8);
+        assert_eq!(Latencies::default().mean(), 0.0);
+        assert_eq!(Latencies::default().variance(), 0.0);
     }
 
     #[test]

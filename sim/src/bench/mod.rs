@@ -15,7 +15,12 @@
 //!    turns within each round, in an order that rotates, so that a slow stretch of a shared
 //!    machine does not always fall on the same server.
 //! 6. Sales rounds: 16 terminals post sales of the POS log, taking turns the same way.
+//! 7. Login timing, Kasir Edge only: failed logins for an unknown email and for a wrong
+//!    password, and logins with the right password, sent one at a time to a fresh tenant in
+//!    a shuffled order (see [`login_timing`]). `kasir-sim bench --only login-timing` runs
+//!    this step alone.
 
+pub mod login_timing;
 pub mod machine;
 pub mod report;
 pub mod scenarios;
@@ -31,6 +36,7 @@ use crate::basket::bakery_sku;
 use crate::http::Client;
 use crate::target::{provision_tenant, Target, TargetKind, TenantAccount};
 use crate::terminal::Terminal;
+use login_timing::LoginTimingFigures;
 use scenarios::{post_sales, push_outboxes, queue_edits, PullFigures, PushFigures, SalesFigures};
 
 /// Sizes of one bench run.
@@ -68,6 +74,9 @@ pub struct Plan {
     /// Whether terminals keep their connection open between requests.
     #[serde(default)]
     pub keep_alive: bool,
+    /// Timed logins of each case in the login-timing step.
+    #[serde(default)]
+    pub login_attempts: usize,
 }
 
 impl Plan {
@@ -94,6 +103,7 @@ impl Plan {
             sales_terminals: 16,
             sales_per_round: if quick { 800 } else { 2_000 },
             sales_rounds: if quick { 1 } else { 2 },
+            login_attempts: if quick { 100 } else { 200 },
         }
     }
 }
@@ -128,15 +138,32 @@ pub struct TargetResults {
     pub incremental_cycles: Option<CycleFigures>,
     pub push_rounds: Vec<PushFigures>,
     pub sales_rounds: Vec<SalesFigures>,
+    /// The login-timing step, measured on Kasir Edge only.
+    #[serde(default)]
+    pub login_timing: Option<LoginTimingFigures>,
+    /// Error that stopped the login-timing step. It is kept apart from `error` because the
+    /// step runs last and its failure leaves the other figures valid.
+    #[serde(default)]
+    pub login_timing_error: Option<String>,
     /// The first error that stopped this server's run, if any.
     pub error: Option<String>,
+}
+
+/// A step that `kasir-sim bench --only` runs alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Step {
+    /// Step 7: login timing on Kasir Edge. It needs no POS log.
+    LoginTiming,
 }
 
 /// Inputs of a bench run that come from outside the simulator.
 pub struct BenchInputs {
     pub targets: Vec<Target>,
     pub plan: Plan,
-    pub pos_log: PathBuf,
+    /// The POS log whose sales the sales rounds replay; required unless `only` is set.
+    pub pos_log: Option<PathBuf>,
+    /// Run this step alone instead of all of them.
+    pub only: Option<Step>,
     pub bundle_dir: Option<PathBuf>,
     pub wrangler_upload: Option<String>,
     pub peer_dir: Option<PathBuf>,
@@ -203,7 +230,11 @@ fn progress(kind: TargetKind, message: &str) {
 pub fn run(inputs: BenchInputs) -> Result<BenchResults, String> {
     let clock = Instant::now();
     let load_average_before = machine::load_average();
-    let log_sales = load_log_sales(&inputs.pos_log)?;
+    let log_sales = match (inputs.only, &inputs.pos_log) {
+        (Some(_), _) => Vec::new(),
+        (None, Some(path)) => load_log_sales(path)?,
+        (None, None) => return Err("the POS log is missing: set POS_LOG or --pos-log".to_string()),
+    };
     let plan = inputs.plan.clone();
     let ticks = crate::cpu::ticks_per_second();
     let run_id = &uuid::Uuid::new_v4().simple().to_string()[..6];
@@ -227,6 +258,8 @@ pub fn run(inputs: BenchInputs) -> Result<BenchResults, String> {
                 incremental_cycles: None,
                 push_rounds: Vec::new(),
                 sales_rounds: Vec::new(),
+                login_timing: None,
+                login_timing_error: None,
                 error: None,
             },
             small_tenants: Vec::new(),
@@ -238,40 +271,13 @@ pub fn run(inputs: BenchInputs) -> Result<BenchResults, String> {
         })
         .collect();
 
+    if inputs.only.is_none() {
+        run_load_steps(&mut runs, &plan, run_id, ticks, &log_sales);
+    }
+    // The login step needs none of the earlier steps' state, so it runs even after one
+    // of them failed.
     for run in runs.iter_mut() {
-        if let Err(error) = set_up(run, &plan, run_id, ticks) {
-            run.fail("set-up", error);
-        }
-    }
-    for run in runs.iter_mut().filter(|run| run.ok()) {
-        if let Err(error) = first_sync(run, &plan) {
-            run.fail("first sync", error);
-        }
-    }
-    for run in runs.iter_mut().filter(|run| run.ok()) {
-        if let Err(error) = growth_and_incremental(run, &plan, ticks) {
-            run.fail("growth", error);
-        }
-    }
-    for round in 0..plan.push_rounds {
-        for index in rotation(runs.len(), round) {
-            let run = &mut runs[index];
-            if run.ok() {
-                push_round(run, &plan, round, ticks);
-            }
-        }
-    }
-    for round in 0..plan.sales_rounds {
-        let start = round * plan.sales_per_round;
-        let slice = &log_sales[start.min(log_sales.len())..(start + plan.sales_per_round).min(log_sales.len())];
-        for index in rotation(runs.len(), round) {
-            let run = &mut runs[index];
-            if run.ok() {
-                if let Err(error) = sales_round(run, &plan, slice, round, ticks) {
-                    run.fail("sales", error);
-                }
-            }
-        }
+        login_timing_step(run, &plan, run_id);
     }
 
     let run_seconds = match inputs.started_at_unix {
@@ -300,6 +306,90 @@ pub fn run(inputs: BenchInputs) -> Result<BenchResults, String> {
         write_report(&results, &inputs.workspace, path)?;
     }
     Ok(results)
+}
+
+/// Runs steps 1 to 6 on every target: set-up, first sync, growth, and the push and sales
+/// rounds.
+fn run_load_steps(runs: &mut [TargetRun], plan: &Plan, run_id: &str, ticks: u64, log_sales: &[LoggedSale]) {
+    for run in runs.iter_mut() {
+        if let Err(error) = set_up(run, plan, run_id, ticks) {
+            run.fail("set-up", error);
+        }
+    }
+    for run in runs.iter_mut().filter(|run| run.ok()) {
+        if let Err(error) = first_sync(run, plan) {
+            run.fail("first sync", error);
+        }
+    }
+    for run in runs.iter_mut().filter(|run| run.ok()) {
+        if let Err(error) = growth_and_incremental(run, plan, ticks) {
+            run.fail("growth", error);
+        }
+    }
+    for round in 0..plan.push_rounds {
+        for index in rotation(runs.len(), round) {
+            let run = &mut runs[index];
+            if run.ok() {
+                push_round(run, plan, round, ticks);
+            }
+        }
+    }
+    for round in 0..plan.sales_rounds {
+        let start = round * plan.sales_per_round;
+        let slice = &log_sales[start.min(log_sales.len())..(start + plan.sales_per_round).min(log_sales.len())];
+        for index in rotation(runs.len(), round) {
+            let run = &mut runs[index];
+            if run.ok() {
+                if let Err(error) = sales_round(run, plan, slice, round, ticks) {
+                    run.fail("sales", error);
+                }
+            }
+        }
+    }
+}
+
+/// Runs the login-timing step on a fresh tenant of a Kasir Edge target and stores a failure
+/// in `login_timing_error`. Other targets are skipped, because neither the peer nor the floor
+/// promises that the two kinds of failed login look alike.
+fn login_timing_step(run: &mut TargetRun, plan: &Plan, run_id: &str) {
+    let kind = run.target.kind;
+    if kind != TargetKind::Kasir {
+        progress(kind, "login timing runs on Kasir Edge only; skipped");
+        return;
+    }
+    progress(
+        kind,
+        &format!(
+            "login timing: {} timed logins each for an unknown email, a wrong password and the right password",
+            plan.login_attempts
+        ),
+    );
+    let client = Client::new(&run.target.base_url);
+    let code = format!("b{run_id}-{}-login", kind.short());
+    let outcome = provision_tenant(&client, &run.target, &code, "Toko Masuk", "dedicated")
+        .and_then(|tenant| login_timing::measure(&client, &tenant, plan.login_attempts, 42));
+    match outcome {
+        Ok(figures) => {
+            progress(
+                kind,
+                &format!(
+                    "login timing: p50 unknown email {:.1} ms, wrong password {:.1} ms, right password {:.1} ms; \
+                     unknown / wrong p50 {:.3}, mean {:.3}; {} failed logins differed from the first",
+                    figures.unknown_user.p50_ms,
+                    figures.wrong_password.p50_ms,
+                    figures.right_password.p50_ms,
+                    figures.p50_ratio,
+                    figures.mean_ratio,
+                    figures.differing_failures
+                ),
+            );
+            run.results.login_timing = Some(figures);
+        }
+        Err(error) => {
+            eprintln!("kasir-sim: [{}] login timing failed: {error}", kind.short());
+            run.results.login_timing_error = Some(error);
+        }
+    }
 }
 
 /// Writes the Markdown report of `results` to `path`, with `bench/analysis.md` of the

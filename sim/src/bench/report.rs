@@ -3,6 +3,7 @@
 
 use std::fmt::Write;
 
+use super::login_timing::{self, LoginTimingFigures};
 use super::scenarios::{PushFigures, SalesFigures};
 use super::{BenchResults, TargetResults};
 use crate::http::first_sentence;
@@ -36,6 +37,7 @@ pub fn markdown(results: &BenchResults, analysis: Option<&str>) -> String {
     write_cpu(&mut out, results);
     write_growth(&mut out, results);
     write_seeding(&mut out, results);
+    write_login_timing(&mut out, results);
     write_bundle(&mut out, results);
     write_errors(&mut out, results);
     if let Some(analysis) = analysis {
@@ -644,6 +646,115 @@ fn write_seeding(out: &mut String, results: &BenchResults) {
     out.push('\n');
 }
 
+fn write_login_timing(out: &mut String, results: &BenchResults) {
+    let measured: Vec<(&TargetResults, &LoginTimingFigures)> = results
+        .targets
+        .iter()
+        .filter_map(|target| Some((target, target.login_timing.as_ref()?)))
+        .collect();
+    if measured.is_empty() {
+        return;
+    }
+    let plan = &results.plan;
+    let (per_account, per_address) = login_timing::failed_logins_needed(plan.login_attempts);
+    let _ = writeln!(
+        out,
+        "## Login timing
+
+A fresh tenant gets {} failed logins with an email it does not have, {} with the \
+         owner's email and a wrong password, and, as a reference, {} with the right password (without a \
+         `device`, so no device is registered). They are sent one at a time in a shuffled order, so that a \
+         slow stretch of the machine falls on all three alike, after {} untimed attempts of each. Latency is per \
+         request as kasir-sim sees it, connection set-up included. `bench/run.sh` serves Kasir Edge with \
+         `LOGIN_LIMIT_PER_ACCOUNT` and `LOGIN_LIMIT_PER_ADDRESS` raised in its `.dev.vars`, because this step \
+         sends up to {per_account} failures per account and {per_address} from one address, and the \
+         `wrangler.toml` limits (10 and 50 per 15 minutes) would return 429. The limit check and the failure \
+         count still run on every attempt.\n",
+        plan.login_attempts,
+        plan.login_attempts,
+        plan.login_attempts,
+        login_timing::WARM_UP_ATTEMPTS
+    );
+    let _ = writeln!(
+        out,
+        "Only Kasir Edge is measured, because the other two make no such promise: the floor checks no \
+         password, and the peer returns before its bcrypt comparison when the email is unknown \
+         (`src/modules/auth/auth.service.js` of the peer).\n"
+    );
+    let _ = writeln!(out, "| Server | attempt | responses | p50 ms | p95 ms | mean ms |");
+    let _ = writeln!(out, "| --- | --- | --- | ---: | ---: | ---: |");
+    for (target, figures) in &measured {
+        let cases = [
+            ("unknown email", &figures.unknown_user),
+            ("owner's email, wrong password", &figures.wrong_password),
+            ("right password (reference)", &figures.right_password),
+        ];
+        for (name, case) in cases {
+            let _ = writeln!(
+                out,
+                "| {} | {name} | {} | {:.1} | {:.1} | {:.1} |",
+                target.kind.label(),
+                status_counts(&case.statuses),
+                case.p50_ms,
+                case.p95_ms,
+                case.mean_ms
+            );
+        }
+    }
+    out.push('\n');
+    for (target, figures) in &measured {
+        let _ = writeln!(
+            out,
+            "{}, unknown email / wrong password: p50 {:.3}×, mean {:.3}×; mean difference {:+.1} ms ± {:.1} ms \
+             (95 % confidence interval).\n",
+            target.kind.label(),
+            figures.p50_ratio,
+            figures.mean_ratio,
+            figures.mean_difference_ms,
+            figures.mean_difference_margin_ms
+        );
+        let failures = 2 * (figures.attempts_per_case + figures.warm_up_attempts);
+        let code = figures.failure_body["error"]["code"].as_str().unwrap_or("none");
+        match &figures.first_difference {
+            None => {
+                let _ = writeln!(
+                    out,
+                    "All {failures} failed logins (warm-up included) returned status {} and the same body, error \
+                     code `{code}`, apart from `request_id`.\n",
+                    figures.failure_status
+                );
+            }
+            Some(difference) => {
+                let _ = writeln!(
+                    out,
+                    "**{} of {failures} failed logins differed** in status or body (`request_id` aside) from the \
+                     first one, which returned status {} with error code `{code}`. First difference: `{}`\n",
+                    figures.differing_failures,
+                    figures.failure_status,
+                    difference.replace('`', "'")
+                );
+            }
+        }
+    }
+    let _ = writeln!(
+        out,
+        "How to read it: a ratio near 1.00 and an interval that contains 0 mean that the response time does not \
+         tell whether an email exists in the tenant, at the resolution this many attempts give. All three cases \
+         run one PBKDF2 check of 100,000 iterations, the unknown email against a dummy hash. After it, a failed \
+         login writes the failure count for the login limits and an audit record, and a successful one writes \
+         one refresh token, so the reference row can be faster than the failures.\n"
+    );
+}
+
+/// Formats response counts by status, as in `401 × 200`.
+fn status_counts(statuses: &std::collections::BTreeMap<u16, usize>) -> String {
+    let parts: Vec<String> = statuses
+        .iter()
+        .map(|(status, count)| format!("{status} × {count}"))
+        .collect();
+    parts.join(", ")
+}
+
 fn write_bundle(out: &mut String, results: &BenchResults) {
     let Some(bundle) = &results.bundle else {
         return;
@@ -677,13 +788,18 @@ fn write_bundle(out: &mut String, results: &BenchResults) {
 
 fn write_errors(out: &mut String, results: &BenchResults) {
     let failed: Vec<&TargetResults> = results.targets.iter().filter(|target| target.error.is_some()).collect();
+    let login_failed: Vec<&TargetResults> = results
+        .targets
+        .iter()
+        .filter(|target| target.login_timing_error.is_some())
+        .collect();
     let rejected: Vec<(&TargetResults, &PushFigures)> = results
         .targets
         .iter()
         .flat_map(|target| target.push_rounds.iter().map(move |round| (target, round)))
         .filter(|(_, round)| round.first_error.is_some())
         .collect();
-    if failed.is_empty() && rejected.is_empty() {
+    if failed.is_empty() && rejected.is_empty() && login_failed.is_empty() {
         return;
     }
     let _ = writeln!(out, "## Errors\n");
@@ -693,6 +809,14 @@ fn write_errors(out: &mut String, results: &BenchResults) {
             "- {} stopped: {}",
             target.kind.label(),
             target.error.as_deref().unwrap_or_default()
+        );
+    }
+    for target in login_failed {
+        let _ = writeln!(
+            out,
+            "- {} login timing failed: {}",
+            target.kind.label(),
+            target.login_timing_error.as_deref().unwrap_or_default()
         );
     }
     for (target, round) in rejected {
@@ -734,9 +858,11 @@ fn write_method(out: &mut String, results: &BenchResults) {
         out,
         "\nRaw figures of the run are in the JSON file that `make bench` names at its end. Run `make bench` \
          again to replace this page, or `BENCH_QUICK=1 make bench` for a shorter run ({} instead of {} \
-         products in the large tenant, one round).",
+         products in the large tenant, one round, {} instead of {} timed logins of each case).",
         thousands(10_000.0),
-        thousands(100_000.0)
+        thousands(100_000.0),
+        super::Plan::new(true, false).login_attempts,
+        super::Plan::new(false, false).login_attempts
     );
     let _ = writeln!(
         out,
@@ -788,7 +914,117 @@ pub fn thousands(value: f64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{at_least, at_most, thousands};
+    use super::super::login_timing::{LoginCaseFigures, LoginTimingFigures};
+    use super::super::machine::MachineInfo;
+    use super::super::{BenchResults, Plan, TargetResults};
+    use super::{at_least, at_most, thousands, write_login_timing};
+    use crate::target::TargetKind;
+
+    fn case(status: u16, p50_ms: f64) -> LoginCaseFigures {
+        LoginCaseFigures {
+            attempts: 100,
+            statuses: [(status, 100)].into_iter().collect(),
+            p50_ms,
+            p95_ms: p50_ms + 5.0,
+            mean_ms: p50_ms + 1.0,
+            latencies_ms: Vec::new(),
+        }
+    }
+
+    fn results_with(login_timing: LoginTimingFigures) -> BenchResults {
+        BenchResults {
+            plan: Plan::new(true, false),
+            machine: MachineInfo {
+                nproc: 2,
+                cpu_model: "test".to_string(),
+                memory_gib: 1.0,
+                kernel: "test".to_string(),
+                date: "2026-01-01".to_string(),
+                node: "test".to_string(),
+                wrangler: "test".to_string(),
+                workerd: "test".to_string(),
+                peer_packages: Vec::new(),
+            },
+            bundle: None,
+            targets: vec![TargetResults {
+                kind: TargetKind::Kasir,
+                base_url: "http://127.0.0.1:1".to_string(),
+                seed_small: None,
+                seed_large: None,
+                first_sync_small: None,
+                first_sync_large: None,
+                first_sync_large_max_page: None,
+                growth_small: Vec::new(),
+                growth_large: Vec::new(),
+                incremental_after_growth: None,
+                incremental_cycles: None,
+                push_rounds: Vec::new(),
+                sales_rounds: Vec::new(),
+                login_timing: Some(login_timing),
+                login_timing_error: None,
+                error: None,
+            }],
+            run_seconds: 1.0,
+            load_average_before: String::new(),
+            load_average_after: String::new(),
+        }
+    }
+
+    fn login_figures() -> LoginTimingFigures {
+        LoginTimingFigures {
+            attempts_per_case: 100,
+            warm_up_attempts: 5,
+            unknown_user: case(401, 50.0),
+            wrong_password: case(401, 49.0),
+            right_password: case(200, 60.0),
+            p50_ratio: 50.0 / 49.0,
+            mean_ratio: 51.0 / 50.0,
+            mean_difference_ms: 1.0,
+            mean_difference_margin_ms: 2.5,
+            failure_status: 401,
+            failure_body: serde_json::json!({"error": {"code": "unauthorized"}}),
+            differing_failures: 0,
+            first_difference: None,
+        }
+    }
+
+    #[test]
+    fn login_timing_section_shows_ratios() {
+        let mut out = String::new();
+        write_login_timing(&mut out, &results_with(login_figures()));
+
+        assert!(out.contains("## Login timing"), "{out}");
+        assert!(
+            out.contains("| Kasir Edge | unknown email | 401 × 100 | 50.0 | 55.0 | 51.0 |"),
+            "{out}"
+        );
+        assert!(out.contains("p50 1.020×, mean 1.020×"), "{out}");
+        assert!(out.contains("+1.0 ms ± 2.5 ms"), "{out}");
+        assert!(out.contains("All 210 failed logins"), "{out}");
+    }
+
+    #[test]
+    fn login_timing_section_flags_differences() {
+        let mut figures = login_figures();
+        figures.differing_failures = 3;
+        figures.first_difference = Some("attempt 7 (unknown email) returned HTTP 404".to_string());
+        let mut out = String::new();
+        write_login_timing(&mut out, &results_with(figures));
+
+        assert!(out.contains("**3 of 210 failed logins differed**"), "{out}");
+        assert!(out.contains("attempt 7 (unknown email) returned HTTP 404"), "{out}");
+        assert!(!out.contains("All 210 failed logins"), "{out}");
+    }
+
+    #[test]
+    fn login_timing_section_absent_without_figures() {
+        let mut results = results_with(login_figures());
+        results.targets[0].login_timing = None;
+        let mut out = String::new();
+        write_login_timing(&mut out, &results);
+
+        assert!(out.is_empty(), "{out}");
+    }
 
     #[test]
     fn thousands_groups_digits() {
