@@ -40,6 +40,10 @@ pub const TENANT_MIGRATIONS: &[Migration] = &[
         name: "0007_writer_caught_up.sql",
         sql: include_str!("../../migrations/tenant/0007_writer_caught_up.sql"),
     },
+    Migration {
+        name: "0008_tombstone_index.sql",
+        sql: include_str!("../../migrations/tenant/0008_tombstone_index.sql"),
+    },
 ];
 
 pub const CONTROL_MIGRATIONS: &[Migration] = &[
