@@ -115,10 +115,7 @@ pub(crate) async fn apply_push(
         }
         results.push(result);
     }
-    writer.flush().await?;
-    writer.deferred = None;
-
-    let version = writer.current_version().await?;
+    // The sync log line commits with the last held-back chunk.
     let log = db::statement(
         &writer.db,
         "INSERT INTO sync_log (tenant_id, id, device_id, user_id, at, counts, duration_ms) VALUES (?, lower(hex(randomblob(16))), ?, ?, ?, ?, ?)",
@@ -132,14 +129,17 @@ pub(crate) async fn apply_push(
         ],
     )
     .map_err(internal)?;
-    db::batch(&writer.db, vec![log]).await.map_err(internal)?;
+    writer.write(vec![log]).await?;
+    writer.flush().await?;
+    writer.deferred = None;
 
+    let version = writer.current_version().await?;
     Ok(json!({ "results": results, "version": version }))
 }
 
 /// Maximum mutations held back before a flush. Each adds a write, a snapshot and a result, so
-/// a chunk is about 150 statements in one D1 batch.
-const MAX_HELD_MUTATIONS: usize = 50;
+/// a chunk is about 300 statements in one D1 batch, and a push of 100 edits commits in one.
+const MAX_HELD_MUTATIONS: usize = 100;
 /// Most values bound in one D1 statement; D1 allows 100.
 const MAX_BOUND_VALUES: usize = 90;
 
@@ -148,6 +148,9 @@ const MAX_BOUND_VALUES: usize = 90;
 pub(crate) struct PushCache {
     results: HashMap<String, Value>,
     rows: HashMap<(String, String), Option<Row>>,
+    /// Client columns of a record at a base version, keyed by (table, id, base). History at
+    /// or below a version never changes, so entries stay valid across flushes.
+    snapshots: HashMap<(String, String, i64), Option<Map<String, Value>>>,
 }
 
 impl PushCache {
@@ -160,8 +163,13 @@ impl PushCache {
         let mut cache = PushCache {
             results: HashMap::new(),
             rows: HashMap::new(),
+            snapshots: HashMap::new(),
         };
 
+        // The recorded results of the push's mutation ids and the stored rows it names, read
+        // in one D1 batch. `None` in `tables` marks a statement that reads results.
+        let mut statements = Vec::new();
+        let mut tables: Vec<Option<&'static str>> = Vec::new();
         let ids: Vec<&str> = mutations.iter().map(|mutation| mutation.id.as_str()).collect();
         for chunk in ids.chunks(MAX_BOUND_VALUES) {
             let sql = format!(
@@ -170,15 +178,11 @@ impl PushCache {
             );
             let mut args = vec![db::text(&writer.tenant_id), db::text(device_id)];
             args.extend(chunk.iter().map(|id| db::text(*id)));
-            for row in db::all(&writer.db, &sql, &args).await.map_err(internal)? {
-                let result = db::get_str(&row, "result").and_then(|text| serde_json::from_str(text).ok());
-                if let (Some(id), Some(result)) = (db::get_str(&row, "mutation_id"), result) {
-                    cache.results.insert(id.to_string(), result);
-                }
-            }
+            statements.push(db::statement(&writer.db, &sql, &args).map_err(internal)?);
+            tables.push(None);
         }
 
-        let mut wanted: HashMap<&str, Vec<String>> = HashMap::new();
+        let mut wanted: HashMap<&'static str, Vec<String>> = HashMap::new();
         for mutation in &mutations {
             if let Some(spec) = catalog_spec(mutation.entity) {
                 wanted.entry(spec.name).or_default().push(mutation.record_id.clone());
@@ -200,18 +204,121 @@ impl PushCache {
                 );
                 let mut args = vec![db::text(&writer.tenant_id)];
                 args.extend(chunk.iter().map(db::text));
-                let rows = db::all(&writer.db, &sql, &args).await.map_err(internal)?;
+                statements.push(db::statement(&writer.db, &sql, &args).map_err(internal)?);
+                tables.push(Some(table));
                 for id in chunk {
                     cache.rows.insert((table.to_string(), id.clone()), None);
                 }
-                for row in rows {
-                    if let Some(id) = db::get_str(&row, "id").map(str::to_string) {
-                        cache.rows.insert((table.to_string(), id), Some(row));
+            }
+        }
+
+        let results = db::batch(&writer.db, statements).await.map_err(internal)?;
+        for (table, result) in tables.into_iter().zip(results) {
+            for row in db::rows_of(&result).map_err(internal)? {
+                match table {
+                    None => {
+                        let result = db::get_str(&row, "result").and_then(|text| serde_json::from_str(text).ok());
+                        if let (Some(id), Some(result)) = (db::get_str(&row, "mutation_id"), result) {
+                            cache.results.insert(id.to_string(), result);
+                        }
+                    }
+                    Some(table) => {
+                        if let Some(id) = db::get_str(&row, "id").map(str::to_string) {
+                            cache.rows.insert((table.to_string(), id), Some(row));
+                        }
                     }
                 }
             }
         }
+
+        cache.prefetch_snapshots(writer, device_id, &mutations).await?;
         Ok(cache)
+    }
+
+    /// Reads, in one D1 batch, the base snapshot of every edit whose base is older than the
+    /// stored record, so that field merges do not read history one record at a time.
+    async fn prefetch_snapshots(
+        &mut self,
+        writer: &Writer<'_>,
+        device_id: &str,
+        mutations: &[&Mutation<'_>],
+    ) -> Result<(), ApiError> {
+        let mut wanted: HashMap<&'static str, Vec<(String, i64)>> = HashMap::new();
+        for mutation in mutations {
+            let Some(spec) = catalog_spec(mutation.entity) else {
+                continue;
+            };
+            let key = (spec.name.to_string(), mutation.record_id.clone());
+            let Some(Some(row)) = self.rows.get(&key) else {
+                continue;
+            };
+            let stored_version = db::get_i64(row, "version").unwrap_or(0);
+            if let Some(base) = merge_base(mutation, row, device_id).filter(|base| *base < stored_version) {
+                wanted
+                    .entry(spec.name)
+                    .or_default()
+                    .push((mutation.record_id.clone(), base));
+            }
+        }
+
+        let mut statements = Vec::new();
+        let mut asked = Vec::new();
+        for (table, mut pairs) in wanted {
+            pairs.sort_unstable();
+            pairs.dedup();
+            // Two values per pair, plus the tenant and the entity.
+            for chunk in pairs.chunks((MAX_BOUND_VALUES - 2) / 2) {
+                // The newest snapshot at or below the base: versions between belong to other
+                // records.
+                let sql = format!(
+                    "WITH wanted (record_id, base) AS (VALUES {}) \
+                     SELECT wanted.record_id AS record_id, wanted.base AS base, \
+                     (SELECT fields FROM record_history AS h WHERE h.tenant_id = ? AND h.entity = ? \
+                     AND h.record_id = wanted.record_id AND h.version <= wanted.base \
+                     ORDER BY h.version DESC LIMIT 1) AS fields FROM wanted",
+                    vec!["(?, ?)"; chunk.len()].join(", ")
+                );
+                let mut args = Vec::with_capacity(chunk.len() * 2 + 2);
+                for (record_id, base) in chunk {
+                    args.push(db::text(record_id));
+                    args.push(db::int(*base));
+                }
+                args.push(db::text(&writer.tenant_id));
+                args.push(db::text(table));
+                statements.push(db::statement(&writer.db, &sql, &args).map_err(internal)?);
+                asked.push(table);
+            }
+        }
+
+        let results = db::batch(&writer.db, statements).await.map_err(internal)?;
+        for (table, result) in asked.into_iter().zip(results) {
+            for row in db::rows_of(&result).map_err(internal)? {
+                let (Some(record_id), Some(base)) = (db::get_str(&row, "record_id"), db::get_i64(&row, "base")) else {
+                    continue;
+                };
+                let fields = db::get_str(&row, "fields").and_then(parse_fields);
+                self.snapshots
+                    .insert((table.to_string(), record_id.to_string(), base), fields);
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads a record's snapshot at `version` through the cache.
+    async fn snapshot(
+        &mut self,
+        writer: &Writer<'_>,
+        spec: &EntitySpec,
+        record_id: &str,
+        version: i64,
+    ) -> Result<Option<Map<String, Value>>, ApiError> {
+        let key = (spec.name.to_string(), record_id.to_string(), version);
+        if let Some(fields) = self.snapshots.get(&key) {
+            return Ok(fields.clone());
+        }
+        let fields = snapshot(writer, spec, record_id, version).await?;
+        self.snapshots.insert(key, fields.clone());
+        Ok(fields)
     }
 
     /// Reads a record through the cache.
@@ -574,20 +681,13 @@ async fn apply_catalog(
         deleted: !row.get("deleted_at").is_none_or(Value::is_null),
         fields: &stored_fields,
     });
-    // A change of a version this device wrote itself merges from that version.
-    let base_version = match (&stored, &existing) {
-        (Some(stored), Some(row)) => effective_base(
-            mutation.base_version,
-            stored.version,
-            stored.deleted,
-            db::get_str(row, "updated_device_id") == Some(device_id)
-                && db::get_i64(row, "updated_device_caught_up") == Some(1),
-        ),
-        _ => mutation.base_version,
+    let base_version = match &existing {
+        Some(row) => merge_base(mutation, row, device_id),
+        None => mutation.base_version,
     };
     let base = match (&stored, base_version) {
         (Some(stored), Some(base_version)) if base_version < stored.version => {
-            snapshot(writer, spec, &mutation.record_id, base_version).await?
+            cache.snapshot(writer, spec, &mutation.record_id, base_version).await?
         }
         _ => None,
     };
@@ -701,8 +801,23 @@ pub(crate) async fn snapshot(
     )
     .await
     .map_err(internal)?;
-    Ok(row
-        .and_then(|row| db::get_str(&row, "fields").map(str::to_string))
-        .and_then(|text| serde_json::from_str::<Value>(&text).ok())
-        .and_then(|value| value.as_object().cloned()))
+    Ok(row.and_then(|row| db::get_str(&row, "fields").and_then(parse_fields)))
+}
+
+fn parse_fields(text: &str) -> Option<Map<String, Value>> {
+    serde_json::from_str::<Value>(text)
+        .ok()
+        .and_then(|value| value.as_object().cloned())
+}
+
+/// Returns the version a pushed change to a stored record merges from: a change of a version
+/// this device wrote itself merges from that version.
+fn merge_base(mutation: &Mutation<'_>, row: &Row, device_id: &str) -> Option<i64> {
+    effective_base(
+        mutation.base_version,
+        db::get_i64(row, "version").unwrap_or(0),
+        !row.get("deleted_at").is_none_or(Value::is_null),
+        db::get_str(row, "updated_device_id") == Some(device_id)
+            && db::get_i64(row, "updated_device_caught_up") == Some(1),
+    )
 }
