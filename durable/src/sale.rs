@@ -1,15 +1,17 @@
 //! Recording a sale inside the hub. Sales are insert-only: the same id and body again is a
 //! replay that returns the stored sale; the same id with another body is a conflict.
 
+use kasir_core::entity::SqlValue;
 use kasir_core::entity::UnknownFields;
 use kasir_core::error::{ApiError, ErrorCode};
 use kasir_core::money::TaxSettings;
-use kasir_core::sale::{derived_id, items_json, parse_sale, payments_json, price_sale, sale_hash, sale_record};
+use kasir_core::sale::{
+    derived_id, items_json, parse_sale, payments_json, price_sale, sale_hash, sale_record, SaleInput,
+};
 use serde_json::Value;
 use worker::D1PreparedStatement;
 
-use crate::catalog::load;
-use crate::db;
+use crate::db::{self, Row};
 use crate::protocol::{Actor, Saved};
 use crate::{internal, now_rfc3339, Writer};
 
@@ -54,7 +56,8 @@ pub(crate) async fn insert_sale(
     }
 
     let hash = sale_hash(&sale);
-    if let Some(stored) = load(writer, "transactions", &sale.id).await? {
+    let lookups = SaleLookups::read(writer, &sale).await?;
+    if let Some(stored) = lookups.stored {
         if db::get_str(&stored, "body_hash") != Some(hash.as_str()) {
             return Err(ApiError::conflict("sale_replay_mismatch"));
         }
@@ -71,26 +74,16 @@ pub(crate) async fn insert_sale(
 
     // Deleted outlets, customers and products still count: a terminal that sold offline
     // before the deletion reached it must not lose the sale.
-    if load(writer, "outlets", &sale.outlet_id).await?.is_none() {
+    if !lookups.outlet_found {
         return Err(ApiError::invalid("outlet_id", "invalid_reference"));
     }
-    if let Some(customer_id) = &sale.customer_id {
-        if load(writer, "customers", customer_id).await?.is_none() {
-            return Err(ApiError::invalid("customer_id", "invalid_reference"));
-        }
+    if !lookups.customer_found {
+        return Err(ApiError::invalid("customer_id", "invalid_reference"));
     }
-    let device = db::first(
-        &writer.db,
-        "SELECT id FROM devices WHERE tenant_id = ? AND id = ?",
-        &[db::text(&writer.tenant_id), db::text(&sale.device_id)],
-    )
-    .await
-    .map_err(internal)?;
-    if device.is_none() {
+    if !lookups.device_found {
         return Err(ApiError::invalid("device_id", "invalid_reference"));
     }
-    let product_ids: Vec<&str> = sale.items.iter().map(|item| item.product_id.as_str()).collect();
-    let known = existing_ids(writer, "products", &product_ids).await?;
+    let known = lookups.products;
     if let Some(index) = sale
         .items
         .iter()
@@ -102,52 +95,55 @@ pub(crate) async fn insert_sale(
         ));
     }
     let totals = price_sale(&sale, tax).map_err(ApiError::validation)?;
-
-    let receipt_owner = db::first(
-        &writer.db,
-        "SELECT id FROM transactions WHERE tenant_id = ? AND receipt_no = ?",
-        &[db::text(&writer.tenant_id), db::text(&sale.receipt_no)],
-    )
-    .await
-    .map_err(internal)?;
-    if receipt_owner.is_some() {
+    if lookups.receipt_taken {
         return Err(ApiError::new(ErrorCode::DuplicateReceiptNo));
     }
 
     let version = writer.current_version().await? + 1;
     let now = now_rfc3339();
-    let mut statements = vec![db::statement(
-        &writer.db,
-        "INSERT INTO transactions (tenant_id, id, outlet_id, device_id, user_id, shift_id, customer_id, receipt_no, created_at, created_at_ms, items, payments, subtotal, line_discounts, discount, tax, total, paid, change, status, note, body_hash, version, recorded_at, updated_at, sync_source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'completed', ?, ?, ?, ?, ?, ?)",
-        &[
-            db::text(&writer.tenant_id),
-            db::text(&sale.id),
-            db::text(&sale.outlet_id),
-            db::text(&sale.device_id),
-            db::text(&actor.user_id),
-            db::opt_text(sale.shift_id.clone()),
-            db::opt_text(sale.customer_id.clone()),
-            db::text(&sale.receipt_no),
-            db::text(&sale.created_at),
-            db::int(sale.created_at_ms),
-            db::text(items_json(&sale, &totals).to_string()),
-            db::text(payments_json(&sale).to_string()),
-            db::int(totals.subtotal),
-            db::int(totals.line_discounts),
-            db::int(totals.discount),
-            db::int(totals.tax),
-            db::int(totals.total),
-            db::int(totals.paid),
-            db::int(totals.change),
-            db::opt_text(sale.note.clone()),
-            db::text(&hash),
-            db::int(version),
-            db::text(&now),
-            db::text(&now),
-            db::text(sync_source),
-        ],
-    )
-    .map_err(internal)?];
+    // The stored row, written from this list and returned from it, so the answer needs no
+    // read after the commit.
+    let columns: Vec<(&str, SqlValue)> = vec![
+        ("tenant_id", db::text(&writer.tenant_id)),
+        ("id", db::text(&sale.id)),
+        ("outlet_id", db::text(&sale.outlet_id)),
+        ("device_id", db::text(&sale.device_id)),
+        ("user_id", db::text(&actor.user_id)),
+        ("shift_id", db::opt_text(sale.shift_id.clone())),
+        ("customer_id", db::opt_text(sale.customer_id.clone())),
+        ("receipt_no", db::text(&sale.receipt_no)),
+        ("created_at", db::text(&sale.created_at)),
+        ("created_at_ms", db::int(sale.created_at_ms)),
+        ("items", db::text(items_json(&sale, &totals).to_string())),
+        ("payments", db::text(payments_json(&sale).to_string())),
+        ("subtotal", db::int(totals.subtotal)),
+        ("line_discounts", db::int(totals.line_discounts)),
+        ("discount", db::int(totals.discount)),
+        ("tax", db::int(totals.tax)),
+        ("total", db::int(totals.total)),
+        ("paid", db::int(totals.paid)),
+        ("change", db::int(totals.change)),
+        ("status", db::text("completed")),
+        ("note", db::opt_text(sale.note.clone())),
+        ("body_hash", db::text(&hash)),
+        ("version", db::int(version)),
+        ("recorded_at", db::text(&now)),
+        ("updated_at", db::text(&now)),
+        ("deleted_at", SqlValue::Null),
+        ("sync_source", db::text(sync_source)),
+    ];
+    let names: Vec<&str> = columns.iter().map(|(name, _)| *name).collect();
+    let values: Vec<SqlValue> = columns.iter().map(|(_, value)| value.clone()).collect();
+    let sql = format!(
+        "INSERT INTO transactions ({}) VALUES ({})",
+        names.join(", "),
+        vec!["?"; names.len()].join(", ")
+    );
+    let mut statements = vec![db::statement(&writer.db, &sql, &values).map_err(internal)?];
+    let stored: Row = columns
+        .into_iter()
+        .map(|(name, value)| (name.to_string(), value.to_json()))
+        .collect();
 
     // Each line of a product that tracks stock moves it out, under an id derived from the
     // sale and the line, so the sale's replay can never move stock twice.
@@ -182,9 +178,6 @@ pub(crate) async fn insert_sale(
     statements.extend(extra);
     writer.commit(statements, last_version).await?;
 
-    let stored = load(writer, "transactions", &sale.id)
-        .await?
-        .ok_or_else(|| ApiError::internal("sale missing after commit"))?;
     Ok(RecordedSale {
         saved: Saved {
             record: sale_record(stored),
@@ -198,25 +191,78 @@ pub(crate) async fn insert_sale(
 /// Most values bound in one D1 statement; D1 allows 100.
 const MAX_BOUND_VALUES: usize = 90;
 
-/// Returns which of the product `ids` exist for the tenant, deleted or not, with whether each
-/// tracks stock, in one query per 90 distinct ids instead of one per id.
-async fn existing_ids(writer: &Writer<'_>, table: &str, ids: &[&str]) -> Result<Vec<(String, bool)>, ApiError> {
-    let mut distinct: Vec<&str> = ids.to_vec();
-    distinct.sort_unstable();
-    distinct.dedup();
-    let mut found = Vec::with_capacity(distinct.len());
-    for chunk in distinct.chunks(MAX_BOUND_VALUES) {
-        let placeholders = vec!["?"; chunk.len()].join(", ");
-        // `table` is a constant of the caller.
-        let sql = format!("SELECT id, track_stock FROM {table} WHERE tenant_id = ? AND id IN ({placeholders})");
-        let mut args = vec![db::text(&writer.tenant_id)];
-        args.extend(chunk.iter().map(|id| db::text(*id)));
-        let rows = db::all(&writer.db, &sql, &args).await.map_err(internal)?;
-        for row in &rows {
-            if let Some(id) = db::get_str(row, "id") {
-                found.push((id.to_string(), db::get_i64(row, "track_stock").unwrap_or(0) != 0));
-            }
+/// What recording a sale reads before it writes, fetched in one D1 batch.
+struct SaleLookups {
+    /// The sale already stored under the same id, if any.
+    stored: Option<Row>,
+    outlet_found: bool,
+    /// True as well when the sale names no customer.
+    customer_found: bool,
+    device_found: bool,
+    receipt_taken: bool,
+    /// Each product of the sale that exists, deleted or not, with whether it tracks stock.
+    products: Vec<(String, bool)>,
+}
+
+impl SaleLookups {
+    async fn read(writer: &Writer<'_>, sale: &SaleInput) -> Result<SaleLookups, ApiError> {
+        let tenant = || db::text(&writer.tenant_id);
+        let by_id = |table: &str, id: &str| {
+            // `table` is a constant of this function.
+            let sql = format!("SELECT * FROM {table} WHERE tenant_id = ? AND id = ?");
+            db::statement(&writer.db, &sql, &[tenant(), db::text(id)]).map_err(internal)
+        };
+        let mut statements = vec![
+            by_id("transactions", &sale.id)?,
+            by_id("outlets", &sale.outlet_id)?,
+            by_id("devices", &sale.device_id)?,
+            db::statement(
+                &writer.db,
+                "SELECT id FROM transactions WHERE tenant_id = ? AND receipt_no = ?",
+                &[tenant(), db::text(&sale.receipt_no)],
+            )
+            .map_err(internal)?,
+        ];
+        if let Some(customer_id) = &sale.customer_id {
+            statements.push(by_id("customers", customer_id)?);
         }
+        let mut product_ids: Vec<&str> = sale.items.iter().map(|item| item.product_id.as_str()).collect();
+        product_ids.sort_unstable();
+        product_ids.dedup();
+        for chunk in product_ids.chunks(MAX_BOUND_VALUES) {
+            let placeholders = vec!["?"; chunk.len()].join(", ");
+            let sql = format!("SELECT id, track_stock FROM products WHERE tenant_id = ? AND id IN ({placeholders})");
+            let mut args = vec![tenant()];
+            args.extend(chunk.iter().map(|id| db::text(*id)));
+            statements.push(db::statement(&writer.db, &sql, &args).map_err(internal)?);
+        }
+
+        let results = db::batch(&writer.db, statements).await.map_err(internal)?;
+        let mut rows = Vec::with_capacity(results.len());
+        for result in &results {
+            rows.push(db::rows_of(result).map_err(internal)?);
+        }
+        let mut rows = rows.into_iter();
+        let mut next = || rows.next().unwrap_or_default();
+        let stored = next().into_iter().next();
+        let outlet_found = !next().is_empty();
+        let device_found = !next().is_empty();
+        let receipt_taken = !next().is_empty();
+        let customer_found = sale.customer_id.is_none() || !next().is_empty();
+        let products = rows
+            .flatten()
+            .filter_map(|row| {
+                let id = db::get_str(&row, "id")?.to_string();
+                Some((id, db::get_i64(&row, "track_stock").unwrap_or(0) != 0))
+            })
+            .collect();
+        Ok(SaleLookups {
+            stored,
+            outlet_found,
+            customer_found,
+            device_found,
+            receipt_taken,
+            products,
+        })
     }
-    Ok(found)
 }
