@@ -218,6 +218,42 @@ pub(crate) fn write_statements(
     ])
 }
 
+/// Returns `existing` as the UPDATE of [`write_statements`] or [`delete_statement`] leaves it,
+/// `updated_at` aside, so that a push can merge a later change of the same record before the
+/// write commits. `deleted` is `Some(true)` for a delete, `Some(false)` for a restore.
+pub(crate) fn row_after_update(
+    existing: &Row,
+    values: &[(&'static str, SqlValue)],
+    stamp: &Stamp<'_>,
+    deleted: Option<bool>,
+) -> Row {
+    let mut row = existing.clone();
+    for (column, value) in values {
+        row.insert(column.to_string(), value.to_json());
+    }
+    match deleted {
+        Some(true) => {
+            row.insert("deleted_at".to_string(), Value::from(now_rfc3339()));
+        }
+        Some(false) => {
+            row.insert("deleted_at".to_string(), Value::Null);
+        }
+        None => {}
+    }
+    row.insert("version".to_string(), Value::from(stamp.version));
+    row.insert("hlc".to_string(), Value::from(stamp.hlc.to_string()));
+    row.insert("sync_source".to_string(), Value::from(stamp.sync_source));
+    row.insert(
+        "updated_device_id".to_string(),
+        stamp.device_id.map_or(Value::Null, Value::from),
+    );
+    row.insert(
+        "updated_device_caught_up".to_string(),
+        Value::from(i64::from(stamp.caught_up)),
+    );
+    row
+}
+
 /// Records a record's client columns at a version, for later three-way merges.
 pub(crate) fn history_statement(
     writer: &Writer<'_>,

@@ -13,7 +13,7 @@ use kasir_core::validate::parse_uuid;
 use serde_json::{json, Map, Value};
 use worker::D1PreparedStatement;
 
-use crate::catalog::{check_unique, columns_of, delete_statement, load, write_statements, Stamp};
+use crate::catalog::{check_unique, columns_of, delete_statement, load, row_after_update, write_statements, Stamp};
 use crate::db::{self, Row};
 use crate::protocol::Actor;
 use crate::sale::insert_sale;
@@ -81,8 +81,8 @@ pub(crate) async fn apply_push(
             Ok(mutation) => {
                 let batched = catalog_spec(mutation.entity).is_some_and(|spec| spec.unique.is_none());
                 let depends = touched.contains(&(String::new(), mutation.id.clone()))
-                    || touched.contains(&(mutation.entity.to_string(), mutation.record_id.clone()))
-                    || references(&mutation).iter().any(|key| touched.contains(key));
+                    || cache.needs_flush(&touched, &(mutation.entity.to_string(), mutation.record_id.clone()))
+                    || references(&mutation).iter().any(|key| cache.needs_flush(&touched, key));
                 if !batched || depends || held >= MAX_HELD_MUTATIONS {
                     writer.flush().await?;
                     cache.forget(&touched);
@@ -151,6 +151,8 @@ pub(crate) struct PushCache {
     /// Client columns of a record at a base version, keyed by (table, id, base). History at
     /// or below a version never changes, so entries stay valid across flushes.
     snapshots: HashMap<(String, String, i64), Option<Map<String, Value>>>,
+    /// Records whose cached row includes this push's writes, committed or held back.
+    current: HashSet<(String, String)>,
 }
 
 impl PushCache {
@@ -164,6 +166,7 @@ impl PushCache {
             results: HashMap::new(),
             rows: HashMap::new(),
             snapshots: HashMap::new(),
+            current: HashSet::new(),
         };
 
         // The recorded results of the push's mutation ids and the stored rows it names, read
@@ -332,11 +335,26 @@ impl PushCache {
         Ok(row)
     }
 
-    /// Drops cached rows that a flushed chunk changed, so they are read again.
+    /// Drops cached rows that a flushed chunk changed, so they are read again, except those
+    /// kept current in memory.
     fn forget(&mut self, touched: &HashSet<(String, String)>) {
         for key in touched {
-            self.rows.remove(key);
+            if !self.current.contains(key) {
+                self.rows.remove(key);
+            }
         }
+    }
+
+    /// Stores a record's row as this push's write left it.
+    fn keep_current(&mut self, table: &str, id: &str, row: Row) {
+        let key = (table.to_string(), id.to_string());
+        self.rows.insert(key.clone(), Some(row));
+        self.current.insert(key);
+    }
+
+    /// True when a record the held-back chunk wrote must be committed before it is read.
+    fn needs_flush(&self, touched: &HashSet<(String, String)>, key: &(String, String)) -> bool {
+        touched.contains(key) && !self.current.contains(key)
     }
 }
 
@@ -762,6 +780,16 @@ async fn apply_catalog(
             .is_none_or(|stored| base_version.is_some_and(|base| base >= stored.version)),
     };
     let result = outcome(&mutation.id, decision.status(), version, &ignored);
+    // An update keeps the cached row current, so a later change of the record in this push
+    // merges without a flush. A new row is left to be read back: its defaults come from SQL.
+    let updated_row = existing.as_ref().map(|row| {
+        let deleted = match &decision {
+            Decision::Delete => Some(true),
+            _ if restore => Some(false),
+            _ => None,
+        };
+        row_after_update(row, &columns, &stamp, deleted)
+    });
     let mut statements = if decision == Decision::Delete {
         vec![delete_statement(writer, spec, &mutation.record_id, &stamp)?]
     } else {
@@ -777,6 +805,9 @@ async fn apply_catalog(
     };
     statements.push(record_statement(writer, device_id, &mutation.id, &result)?);
     writer.commit(statements, version).await?;
+    if let Some(row) = updated_row {
+        cache.keep_current(spec.name, &mutation.record_id, row);
+    }
     Ok(result)
 }
 

@@ -3,11 +3,11 @@
 
 use kasir_tests::fixtures::hlc_shifted;
 use kasir_tests::hlc_now;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::{
-    api, assert_status, current_cursor, edit_mutation, find_upserted, int_field, pull_to_end, push_one, read_record,
-    rest_new_product, sync_shop, MINUTE_MS,
+    api, assert_status, current_cursor, edit_mutation, find_upserted, int_field, pull_to_end, push, push_one,
+    read_record, rest_new_product, results_of, sync_shop, MINUTE_MS,
 };
 
 #[test]
@@ -197,4 +197,74 @@ fn own_merged_write_does_not_hide_newer_edit() {
     let product = read_record(&api, &shop.owner, "products", &id);
     assert_eq!(product["name"], json!("Teh Manis Dingin"));
     assert_eq!(int_field(&product, "price"), 9000);
+}
+
+/// Pushes device A's three edits of a product, all from `base`, after device B repriced
+/// it; `together` sends them in one push, otherwise one push each. Returns the statuses
+/// and the stored record.
+fn edit_three_times(shop: &crate::SyncShop, name: &str, together: bool) -> (Vec<Value>, Value) {
+    let api = api();
+    let (id, base) = rest_new_product(&api, &shop.owner, name, 20000);
+    let repriced = push_one(
+        &api,
+        &shop.device_b,
+        edit_mutation(
+            "products",
+            &id,
+            base,
+            json!({"price": 21000}),
+            &hlc_shifted(shop.device_b.device(), -MINUTE_MS),
+        ),
+    );
+    assert_status(&repriced, "applied");
+
+    let device = shop.device_a.device();
+    let edits = [
+        edit_mutation(
+            "products",
+            &id,
+            base,
+            json!({"name": format!("{name} Baru")}),
+            &hlc_now(device),
+        ),
+        edit_mutation("products", &id, base, json!({"price": 23000}), &hlc_shifted(device, 1)),
+        edit_mutation(
+            "products",
+            &id,
+            base,
+            json!({"is_active": false}),
+            &hlc_shifted(device, 2),
+        ),
+    ];
+    let results: Vec<Value> = if together {
+        let response = push(&api, &shop.device_a, &edits);
+        results_of(&response, &edits)
+    } else {
+        edits
+            .iter()
+            .map(|edit| push_one(&api, &shop.device_a, edit.clone()))
+            .collect()
+    };
+    let statuses = results.iter().map(|result| result["status"].clone()).collect();
+    let versions: Vec<i64> = results.iter().map(|result| int_field(result, "version")).collect();
+    assert!(
+        versions.windows(2).all(|pair| pair[0] < pair[1]),
+        "versions not increasing: {results:?}"
+    );
+    (statuses, read_record(&api, &shop.owner, "products", &id))
+}
+
+#[test]
+fn repeated_record_in_one_push_matches_separate_pushes() {
+    let shop = sync_shop("fmrepeat");
+    let (together_statuses, together) = edit_three_times(&shop, "Roti Sobek", true);
+    let (apart_statuses, apart) = edit_three_times(&shop, "Roti Sobek", false);
+
+    assert_eq!(together_statuses, apart_statuses);
+    assert_eq!(together["name"], "Roti Sobek Baru", "{together}");
+    assert_eq!(together["price"], json!(23000), "{together}");
+    assert_eq!(together["is_active"], json!(false), "{together}");
+    for field in ["name", "price", "is_active"] {
+        assert_eq!(together[field], apart[field], "field {field}: {together} vs {apart}");
+    }
 }
