@@ -149,7 +149,7 @@ pub(crate) struct Stamp<'a> {
 /// Builds the INSERT of a new record or the UPDATE of an existing one, and the snapshot of
 /// the record's client columns at the new version. `restore` clears `deleted_at`.
 pub(crate) fn write_statements(
-    writer: &Writer<'_>,
+    writer: &mut Writer<'_>,
     spec: &EntitySpec,
     id: &str,
     values: &[(&'static str, SqlValue)],
@@ -212,10 +212,9 @@ pub(crate) fn write_statements(
         snapshot.insert(column.to_string(), value.to_json());
     }
     let snapshot = client_fields(spec, &snapshot);
-    Ok(vec![
-        db::statement(&writer.db, &sql, &args).map_err(internal)?,
-        history_statement(writer, spec, id, stamp.version, &snapshot)?,
-    ])
+    let mut statements = vec![db::statement(&writer.db, &sql, &args).map_err(internal)?];
+    statements.extend(history_statements(writer, spec, id, stamp.version, &snapshot)?);
+    Ok(statements)
 }
 
 /// Returns `existing` as the UPDATE of [`write_statements`] or [`delete_statement`] leaves it,
@@ -254,26 +253,26 @@ pub(crate) fn row_after_update(
     row
 }
 
-/// Records a record's client columns at a version, for later three-way merges.
-pub(crate) fn history_statement(
-    writer: &Writer<'_>,
+/// Returns the statements that record a record's client columns at a version, for later
+/// three-way merges; while commits are deferred the row joins the flush's multi-row INSERT.
+pub(crate) fn history_statements(
+    writer: &mut Writer<'_>,
     spec: &EntitySpec,
     id: &str,
     version: i64,
     fields: &Map<String, Value>,
-) -> Result<D1PreparedStatement, ApiError> {
-    db::statement(
-        &writer.db,
-        "INSERT OR REPLACE INTO record_history (tenant_id, entity, record_id, version, fields) VALUES (?, ?, ?, ?, ?)",
-        &[
-            db::text(&writer.tenant_id),
-            db::text(spec.name),
-            db::text(id),
-            db::int(version),
-            db::text(Value::Object(fields.clone()).to_string()),
-        ],
+) -> Result<Vec<D1PreparedStatement>, ApiError> {
+    let row = vec![
+        db::text(&writer.tenant_id),
+        db::text(spec.name),
+        db::text(id),
+        db::int(version),
+        db::text(Value::Object(fields.clone()).to_string()),
+    ];
+    writer.insert_row(
+        "INSERT OR REPLACE INTO record_history (tenant_id, entity, record_id, version, fields) VALUES",
+        row,
     )
-    .map_err(internal)
 }
 
 /// Builds the soft delete of a record at a new version.

@@ -42,6 +42,28 @@ pub async fn run(db: &D1Database, sql: &str, args: &[SqlValue]) -> worker::Resul
     Ok(())
 }
 
+/// Most values bound in one D1 statement; D1 allows 100.
+pub const MAX_BOUND_VALUES: usize = 90;
+
+/// Builds multi-row INSERTs of `rows` after `head`, which ends with `VALUES`, in as few
+/// statements as the limit on bound values allows. Every row has the same length.
+///
+/// # Errors
+/// Fails when a statement cannot be prepared.
+pub fn insert_rows(db: &D1Database, head: &str, rows: &[Vec<SqlValue>]) -> worker::Result<Vec<D1PreparedStatement>> {
+    let Some(width) = rows.first().map(Vec::len).filter(|width| *width > 0) else {
+        return Ok(Vec::new());
+    };
+    let tuple = format!("({})", vec!["?"; width].join(", "));
+    let mut statements = Vec::new();
+    for chunk in rows.chunks((MAX_BOUND_VALUES / width).max(1)) {
+        let sql = format!("{head} {}", vec![tuple.as_str(); chunk.len()].join(", "));
+        let args: Vec<SqlValue> = chunk.iter().flatten().cloned().collect();
+        statements.push(statement(db, &sql, &args)?);
+    }
+    Ok(statements)
+}
+
 /// Runs statements as one D1 batch, which is all-or-nothing: the only transaction D1 has.
 pub async fn batch(db: &D1Database, statements: Vec<D1PreparedStatement>) -> worker::Result<Vec<worker::D1Result>> {
     if statements.is_empty() {

@@ -17,6 +17,7 @@ pub mod schedule;
 pub mod stock;
 
 use futures_util::lock::Mutex;
+use kasir_core::entity::SqlValue;
 use kasir_core::error::{ApiError, Lang};
 use kasir_core::hlc::Hlc;
 use protocol::{Command, HubReply, HubRequest, SyncSettings};
@@ -115,6 +116,7 @@ impl TenantHub {
             fault: request.fault,
             memory,
             deferred: None,
+            held_rows: Vec::new(),
         };
         match request.command {
             Command::Provision { owner, outlet } => catalog::provision(&mut writer, owner, outlet).await,
@@ -222,6 +224,9 @@ pub(crate) struct Writer<'a> {
     memory: &'a mut HubMemory,
     /// Statements held back to commit as one batch; `None` commits each write at once.
     deferred: Option<Vec<worker::D1PreparedStatement>>,
+    /// Rows held back with `deferred`, by INSERT head, written at the flush as multi-row
+    /// INSERTs: a few statements per chunk instead of one per row.
+    held_rows: Vec<(&'static str, Vec<Vec<SqlValue>>)>,
 }
 
 impl Writer<'_> {
@@ -309,6 +314,23 @@ impl Writer<'_> {
         Ok(())
     }
 
+    /// Returns the statements that insert `row` after `head` (an INSERT that ends with
+    /// `VALUES`). While commits are deferred the row is held for the flush and there are none.
+    fn insert_row(
+        &mut self,
+        head: &'static str,
+        row: Vec<SqlValue>,
+    ) -> Result<Vec<worker::D1PreparedStatement>, ApiError> {
+        if self.deferred.is_none() {
+            return db::insert_rows(&self.db, head, &[row]).map_err(internal);
+        }
+        match self.held_rows.iter_mut().find(|(held_head, _)| *held_head == head) {
+            Some((_, rows)) => rows.push(row),
+            None => self.held_rows.push((head, vec![row])),
+        }
+        Ok(Vec::new())
+    }
+
     /// Holds commits back until [`Writer::flush`].
     fn defer(&mut self) {
         if self.deferred.is_none() {
@@ -319,10 +341,13 @@ impl Writer<'_> {
     /// Commits the held-back statements with the planned version in one batch, and goes on
     /// deferring. On failure nothing of them is written and the version is read again.
     async fn flush(&mut self) -> Result<(), ApiError> {
-        let pending = match self.deferred.as_mut() {
-            Some(pending) if !pending.is_empty() => std::mem::take(pending),
+        let mut pending = match self.deferred.as_mut() {
+            Some(pending) if !pending.is_empty() || !self.held_rows.is_empty() => std::mem::take(pending),
             _ => return Ok(()),
         };
+        for (head, rows) in std::mem::take(&mut self.held_rows) {
+            pending.extend(db::insert_rows(&self.db, head, &rows).map_err(internal)?);
+        }
         // Held-back results of mutations that wrote no record leave the version as it is, and
         // the hub may not have read it yet.
         let version = match self.memory.version {

@@ -137,12 +137,9 @@ pub(crate) async fn apply_push(
     Ok(json!({ "results": results, "version": version }))
 }
 
-/// Maximum mutations held back before a flush. Each adds a write, a snapshot and a result, so
-/// a chunk is about 300 statements in one D1 batch, and a push of 100 edits commits in one.
+/// Maximum mutations held back before a flush, so that a push of 100 edits commits in one D1
+/// batch: a write per mutation, and their snapshots and results in multi-row INSERTs.
 const MAX_HELD_MUTATIONS: usize = 100;
-/// Most values bound in one D1 statement; D1 allows 100.
-const MAX_BOUND_VALUES: usize = 90;
-
 /// Cache of what a push reads before it writes: the recorded results of its mutation ids and
 /// the stored rows of the catalog records it names, each fetched in a few queries.
 pub(crate) struct PushCache {
@@ -174,7 +171,7 @@ impl PushCache {
         let mut statements = Vec::new();
         let mut tables: Vec<Option<&'static str>> = Vec::new();
         let ids: Vec<&str> = mutations.iter().map(|mutation| mutation.id.as_str()).collect();
-        for chunk in ids.chunks(MAX_BOUND_VALUES) {
+        for chunk in ids.chunks(db::MAX_BOUND_VALUES) {
             let sql = format!(
                 "SELECT mutation_id, result FROM sync_mutations WHERE tenant_id = ? AND device_id = ? AND mutation_id IN ({})",
                 vec!["?"; chunk.len()].join(", ")
@@ -199,7 +196,7 @@ impl PushCache {
         for (table, mut ids) in wanted {
             ids.sort_unstable();
             ids.dedup();
-            for chunk in ids.chunks(MAX_BOUND_VALUES) {
+            for chunk in ids.chunks(db::MAX_BOUND_VALUES) {
                 // `table` is a constant entity name.
                 let sql = format!(
                     "SELECT * FROM {table} WHERE tenant_id = ? AND id IN ({})",
@@ -270,7 +267,7 @@ impl PushCache {
             pairs.sort_unstable();
             pairs.dedup();
             // Two values per pair, plus the tenant and the entity.
-            for chunk in pairs.chunks((MAX_BOUND_VALUES - 2) / 2) {
+            for chunk in pairs.chunks((db::MAX_BOUND_VALUES - 2) / 2) {
                 // The newest snapshot at or below the base: versions between belong to other
                 // records.
                 let sql = format!(
@@ -450,24 +447,42 @@ fn parse_mutation(raw: &Value, server_clock: bool) -> Result<Mutation<'_>, Detai
     })
 }
 
+/// INSERT head of a mutation's recorded result.
+const RESULT_INSERT: &str =
+    "INSERT OR IGNORE INTO sync_mutations (tenant_id, device_id, mutation_id, result, applied_at) VALUES";
+
+fn result_row(writer: &Writer<'_>, device_id: &str, mutation_id: &str, result: &Value) -> Vec<SqlValue> {
+    vec![
+        db::text(&writer.tenant_id),
+        db::text(device_id),
+        db::text(mutation_id),
+        db::text(result.to_string()),
+        db::text(now_rfc3339()),
+    ]
+}
+
+/// Builds the statement that records a mutation's result, to commit with its write.
 pub(crate) fn record_statement(
     writer: &Writer<'_>,
     device_id: &str,
     mutation_id: &str,
     result: &Value,
 ) -> Result<D1PreparedStatement, ApiError> {
-    db::statement(
-        &writer.db,
-        "INSERT OR IGNORE INTO sync_mutations (tenant_id, device_id, mutation_id, result, applied_at) VALUES (?, ?, ?, ?, ?)",
-        &[
-            db::text(&writer.tenant_id),
-            db::text(device_id),
-            db::text(mutation_id),
-            db::text(result.to_string()),
-            db::text(now_rfc3339()),
-        ],
-    )
-    .map_err(internal)
+    let row = result_row(writer, device_id, mutation_id, result);
+    let sql = format!("{RESULT_INSERT} ({})", vec!["?"; row.len()].join(", "));
+    db::statement(&writer.db, &sql, &row).map_err(internal)
+}
+
+/// Returns the statements that record a mutation's result; while commits are deferred the
+/// result joins the flush's multi-row INSERT instead.
+fn record_statements(
+    writer: &mut Writer<'_>,
+    device_id: &str,
+    mutation_id: &str,
+    result: &Value,
+) -> Result<Vec<D1PreparedStatement>, ApiError> {
+    let row = result_row(writer, device_id, mutation_id, result);
+    writer.insert_row(RESULT_INSERT, row)
 }
 
 fn rejected(writer: &Writer<'_>, mutation_id: Value, error: &ApiError) -> Value {
@@ -494,8 +509,8 @@ pub(crate) async fn record_only(
     mutation_id: &str,
     result: Value,
 ) -> Result<Value, ApiError> {
-    let statement = record_statement(writer, device_id, mutation_id, &result)?;
-    writer.write(vec![statement]).await?;
+    let statements = record_statements(writer, device_id, mutation_id, &result)?;
+    writer.write(statements).await?;
     Ok(result)
 }
 
@@ -803,7 +818,7 @@ async fn apply_catalog(
             restore,
         )?
     };
-    statements.push(record_statement(writer, device_id, &mutation.id, &result)?);
+    statements.extend(record_statements(writer, device_id, &mutation.id, &result)?);
     writer.commit(statements, version).await?;
     if let Some(row) = updated_row {
         cache.keep_current(spec.name, &mutation.record_id, row);

@@ -188,9 +188,6 @@ pub(crate) async fn insert_sale(
     })
 }
 
-/// Most values bound in one D1 statement; D1 allows 100.
-const MAX_BOUND_VALUES: usize = 90;
-
 /// What recording a sale reads before it writes, fetched in one D1 batch.
 struct SaleLookups {
     /// The sale already stored under the same id, if any.
@@ -229,7 +226,7 @@ impl SaleLookups {
         let mut product_ids: Vec<&str> = sale.items.iter().map(|item| item.product_id.as_str()).collect();
         product_ids.sort_unstable();
         product_ids.dedup();
-        for chunk in product_ids.chunks(MAX_BOUND_VALUES) {
+        for chunk in product_ids.chunks(db::MAX_BOUND_VALUES) {
             let placeholders = vec!["?"; chunk.len()].join(", ");
             let sql = format!("SELECT id, track_stock FROM products WHERE tenant_id = ? AND id IN ({placeholders})");
             let mut args = vec![tenant()];
