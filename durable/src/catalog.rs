@@ -254,7 +254,7 @@ pub(crate) fn row_after_update(
 }
 
 /// Returns the statements that record a record's client columns at a version, for later
-/// three-way merges; while commits are deferred the row joins the flush's multi-row INSERT.
+/// three-way merges. While commits are deferred, the row joins the flush's multi-row INSERT.
 pub(crate) fn history_statements(
     writer: &mut Writer<'_>,
     spec: &EntitySpec,

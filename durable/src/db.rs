@@ -42,7 +42,7 @@ pub async fn run(db: &D1Database, sql: &str, args: &[SqlValue]) -> worker::Resul
     Ok(())
 }
 
-/// Most values bound in one D1 statement; D1 allows 100.
+/// Maximum values this crate binds in one D1 statement, under D1's limit of 100.
 pub const MAX_BOUND_VALUES: usize = 90;
 
 /// Builds multi-row INSERTs of `rows` after `head`, which ends with `VALUES`, in as few

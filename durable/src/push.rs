@@ -243,7 +243,7 @@ impl PushCache {
         device_id: &str,
         mutations: &[&Mutation<'_>],
     ) -> Result<(), ApiError> {
-        let mut wanted: HashMap<&'static str, Vec<(String, i64)>> = HashMap::new();
+        let mut requested: HashMap<&'static str, Vec<(String, i64)>> = HashMap::new();
         for mutation in mutations {
             let Some(spec) = catalog_spec(mutation.entity) else {
                 continue;
@@ -254,7 +254,7 @@ impl PushCache {
             };
             let stored_version = db::get_i64(row, "version").unwrap_or(0);
             if let Some(base) = merge_base(mutation, row, device_id).filter(|base| *base < stored_version) {
-                wanted
+                requested
                     .entry(spec.name)
                     .or_default()
                     .push((mutation.record_id.clone(), base));
@@ -262,8 +262,8 @@ impl PushCache {
         }
 
         let mut statements = Vec::new();
-        let mut asked = Vec::new();
-        for (table, mut pairs) in wanted {
+        let mut statement_tables = Vec::new();
+        for (table, mut pairs) in requested {
             pairs.sort_unstable();
             pairs.dedup();
             // Two values per pair, plus the tenant and the entity.
@@ -286,12 +286,12 @@ impl PushCache {
                 args.push(db::text(&writer.tenant_id));
                 args.push(db::text(table));
                 statements.push(db::statement(&writer.db, &sql, &args).map_err(internal)?);
-                asked.push(table);
+                statement_tables.push(table);
             }
         }
 
         let results = db::batch(&writer.db, statements).await.map_err(internal)?;
-        for (table, result) in asked.into_iter().zip(results) {
+        for (table, result) in statement_tables.into_iter().zip(results) {
             for row in db::rows_of(&result).map_err(internal)? {
                 let (Some(record_id), Some(base)) = (db::get_str(&row, "record_id"), db::get_i64(&row, "base")) else {
                     continue;

@@ -101,8 +101,8 @@ pub(crate) async fn insert_sale(
 
     let version = writer.current_version().await? + 1;
     let now = now_rfc3339();
-    // The stored row, written from this list and returned from it, so the answer needs no
-    // read after the commit.
+    // The INSERT writes this list and the response is built from it, so nothing is read
+    // back after the commit.
     let columns: Vec<(&str, SqlValue)> = vec![
         ("tenant_id", db::text(&writer.tenant_id)),
         ("id", db::text(&sale.id)),
@@ -188,7 +188,7 @@ pub(crate) async fn insert_sale(
     })
 }
 
-/// What recording a sale reads before it writes, fetched in one D1 batch.
+/// Lookups that recording a sale makes before it writes, fetched in one D1 batch.
 struct SaleLookups {
     /// The sale already stored under the same id, if any.
     stored: Option<Row>,

@@ -200,8 +200,8 @@ fn own_merged_write_does_not_hide_newer_edit() {
 }
 
 /// Pushes device A's three edits of a product, all from `base`, after device B repriced
-/// it; `together` sends them in one push, otherwise one push each. Returns the statuses
-/// and the stored record.
+/// it. With `together` they go in one push, otherwise in one push each. Returns the
+/// statuses and the stored record.
 fn edit_three_times(shop: &crate::SyncShop, name: &str, together: bool) -> (Vec<Value>, Value) {
     let api = api();
     let (id, base) = rest_new_product(&api, &shop.owner, name, 20000);
