@@ -19,6 +19,9 @@
 //!    password, and logins with the right password, sent one at a time to a fresh tenant in
 //!    a shuffled order (see [`login_timing`]). `kasir-sim bench --only login-timing` runs
 //!    this step alone.
+//!
+//! `kasir-sim bench --only push` runs the set-up of the four small tenants and then step 5
+//! alone, to reproduce the load of the push rounds without the large tenant.
 
 pub mod login_timing;
 pub mod machine;
@@ -154,6 +157,9 @@ pub struct TargetResults {
 pub enum Step {
     /// Step 7: login timing on Kasir Edge. It needs no POS log.
     LoginTiming,
+    /// Step 5: push rounds, after seeding the small tenants and logging their devices in.
+    /// It needs no POS log.
+    Push,
 }
 
 /// Inputs of a bench run that come from outside the simulator.
@@ -271,13 +277,17 @@ pub fn run(inputs: BenchInputs) -> Result<BenchResults, String> {
         })
         .collect();
 
-    if inputs.only.is_none() {
-        run_load_steps(&mut runs, &plan, run_id, ticks, &log_sales);
+    match inputs.only {
+        None => run_load_steps(&mut runs, &plan, run_id, ticks, &log_sales),
+        Some(Step::Push) => run_push_steps(&mut runs, &plan, run_id, ticks),
+        Some(Step::LoginTiming) => {}
     }
     // The login step needs none of the earlier steps' state, so it runs even after one
     // of them failed.
-    for run in runs.iter_mut() {
-        login_timing_step(run, &plan, run_id);
+    if inputs.only != Some(Step::Push) {
+        for run in runs.iter_mut() {
+            login_timing_step(run, &plan, run_id);
+        }
     }
 
     let run_seconds = match inputs.started_at_unix {
@@ -326,14 +336,7 @@ fn run_load_steps(runs: &mut [TargetRun], plan: &Plan, run_id: &str, ticks: u64,
             run.fail("growth", error);
         }
     }
-    for round in 0..plan.push_rounds {
-        for index in rotation(runs.len(), round) {
-            let run = &mut runs[index];
-            if run.ok() {
-                push_round(run, plan, round, ticks);
-            }
-        }
-    }
+    push_rounds(runs, plan, ticks);
     for round in 0..plan.sales_rounds {
         let start = round * plan.sales_per_round;
         let slice = &log_sales[start.min(log_sales.len())..(start + plan.sales_per_round).min(log_sales.len())];
@@ -343,6 +346,34 @@ fn run_load_steps(runs: &mut [TargetRun], plan: &Plan, run_id: &str, ticks: u64,
                 if let Err(error) = sales_round(run, plan, slice, round, ticks) {
                     run.fail("sales", error);
                 }
+            }
+        }
+    }
+}
+
+/// Seeds the small tenants and logs their devices in on every target, then runs the push
+/// rounds. The large tenant and the other steps are skipped.
+fn run_push_steps(runs: &mut [TargetRun], plan: &Plan, run_id: &str, ticks: u64) {
+    for run in runs.iter_mut() {
+        if let Err(error) = seed_small_tenants(run, plan, run_id, ticks) {
+            run.fail("set-up", error);
+        }
+    }
+    for run in runs.iter_mut().filter(|run| run.ok()) {
+        if let Err(error) = log_in_small_devices(run, plan) {
+            run.fail("first sync", error);
+        }
+    }
+    push_rounds(runs, plan, ticks);
+}
+
+/// Runs step 5, the push rounds, with the servers taking turns in a rotating order.
+fn push_rounds(runs: &mut [TargetRun], plan: &Plan, ticks: u64) {
+    for round in 0..plan.push_rounds {
+        for index in rotation(runs.len(), round) {
+            let run = &mut runs[index];
+            if run.ok() {
+                push_round(run, plan, round, ticks);
             }
         }
     }
@@ -449,20 +480,16 @@ fn queue_catalog(terminals: &mut [Terminal], count: usize) -> Vec<String> {
     ids
 }
 
-fn set_up(run: &mut TargetRun, plan: &Plan, run_id: &str, ticks: u64) -> Result<(), String> {
+/// Provisions the small tenants and seeds their catalogs.
+fn seed_small_tenants(run: &mut TargetRun, plan: &Plan, run_id: &str, ticks: u64) -> Result<(), String> {
     let kind = run.target.kind;
     let client = Client::new(&run.target.base_url);
-    progress(
-        kind,
-        &format!("provisioning {} small tenants and 1 large tenant", plan.tenants),
-    );
+    progress(kind, &format!("provisioning {} small tenants", plan.tenants));
     for number in 1..=plan.tenants {
         let code = format!("b{run_id}-{}-t{number}", kind.short());
         let tenant = provision_tenant(&client, &run.target, &code, &format!("Toko Roti {number}"), "dedicated")?;
         run.small_tenants.push(tenant);
     }
-    let large_code = format!("b{run_id}-{}-large", kind.short());
-    let large = provision_tenant(&client, &run.target, &large_code, "Grosir Besar", "dedicated")?;
 
     // Seed the small tenants at once, one back-office device each.
     let mut offices = Vec::new();
@@ -488,6 +515,16 @@ fn set_up(run: &mut TargetRun, plan: &Plan, run_id: &str, ticks: u64) -> Result<
     );
     check_push(&seeded, "seeding the small catalogs")?;
     run.results.seed_small = Some(seeded);
+    Ok(())
+}
+
+fn set_up(run: &mut TargetRun, plan: &Plan, run_id: &str, ticks: u64) -> Result<(), String> {
+    let kind = run.target.kind;
+    let client = Client::new(&run.target.base_url);
+    seed_small_tenants(run, plan, run_id, ticks)?;
+    progress(kind, "provisioning 1 large tenant");
+    let large_code = format!("b{run_id}-{}-large", kind.short());
+    let large = provision_tenant(&client, &run.target, &large_code, "Grosir Besar", "dedicated")?;
 
     let mut large_offices = Vec::new();
     for number in 1..=plan.seed_pushers {
@@ -532,10 +569,11 @@ fn check_push(figures: &PushFigures, step: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn first_sync(run: &mut TargetRun, plan: &Plan) -> Result<(), String> {
+/// Logs in the devices of each small tenant. The first pulls the catalog, and the others
+/// are its siblings.
+fn log_in_small_devices(run: &mut TargetRun, plan: &Plan) -> Result<(), String> {
     let kind = run.target.kind;
     let base_url = run.target.base_url.clone();
-
     for tenant in &run.small_tenants {
         let mut first = Terminal::login(kind, &base_url, tenant, "Kasir 1")?;
         first.pull("products", plan.pull_limit, true)?;
@@ -545,6 +583,13 @@ fn first_sync(run: &mut TargetRun, plan: &Plan) -> Result<(), String> {
         }
         run.small_devices.push(devices);
     }
+    Ok(())
+}
+
+fn first_sync(run: &mut TargetRun, plan: &Plan) -> Result<(), String> {
+    let kind = run.target.kind;
+    let base_url = run.target.base_url.clone();
+    log_in_small_devices(run, plan)?;
 
     // A first sync of 1,000 rows takes a few requests, so one is noisy: take the median of
     // several, each by a new device.
