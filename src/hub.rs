@@ -97,8 +97,10 @@ pub async fn arm(env: &Env, tenant: &Tenant, fire_now: bool) -> Result<Value, Ap
 /// number of subrequests, so a push of hundreds of sales goes to the hub in several requests.
 const PUSH_BUDGET: usize = 400;
 /// The cost of a sale or stock movement in that budget: at most 20 sales per hub request.
-// NOTE: a push of 100 sales in one Worker request still sometimes restarts the local runtime
-// mid-request; the cause is not found, and terminals retry with the same ids.
+// NOTE: under `wrangler dev` a push of 100 sales can still get HTTP 503 "Your worker restarted
+// mid-request". The local workerd closes kept-alive connections after its one thread has been
+// busy for over 5 s, and wrangler 4.86.0 reports that with this message. Terminals retry with
+// the same ids.
 const INSERT_ONLY_COST: usize = 20;
 
 /// Sends a push to the tenant's hub in requests that fit [`PUSH_BUDGET`], in order, and
