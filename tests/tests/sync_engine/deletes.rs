@@ -4,11 +4,12 @@
 
 use kasir_tests::fixtures::{hlc_shifted, set_sync_settings};
 use kasir_tests::hlc_now;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::{
     api, assert_status, create_mutation, current_cursor, delete_mutation, deleted_ids, edit_mutation, get_record,
-    int_field, pull_to_end, push_new_customer, push_one, read_record, sync_shop, upserted, MINUTE_MS,
+    int_field, pull_to_end, push, push_new_customer, push_one, read_record, rest_new_product, results_of, sync_shop,
+    upserted, MINUTE_MS,
 };
 
 #[test]
@@ -203,4 +204,87 @@ fn create_then_delete_pulls_only_id() {
             );
         }
     }
+}
+
+/// Pushes `mutations` as device A, in one push when `together` is set and otherwise one
+/// push each, and returns the statuses of the results in order.
+fn push_statuses(shop: &crate::SyncShop, mutations: &[Value], together: bool) -> Vec<Value> {
+    let api = api();
+    let results: Vec<Value> = if together {
+        let response = push(&api, &shop.device_a, mutations);
+        results_of(&response, mutations)
+    } else {
+        mutations
+            .iter()
+            .map(|mutation| push_one(&api, &shop.device_a, mutation.clone()))
+            .collect()
+    };
+    results.iter().map(|result| result["status"].clone()).collect()
+}
+
+/// Deletes a product and then edits it from the version held before the delete, and
+/// returns the statuses and the HTTP status of reading the product afterwards.
+fn delete_then_edit(shop: &crate::SyncShop, together: bool) -> (Vec<Value>, u16) {
+    let api = api();
+    let (id, base) = rest_new_product(&api, &shop.owner, "Bolu Pandan", 18000);
+    let device = shop.device_a.device();
+    let mutations = [
+        delete_mutation("products", &id, base, &hlc_now(device)),
+        edit_mutation("products", &id, base, json!({"price": 19000}), &hlc_shifted(device, 1)),
+    ];
+    let statuses = push_statuses(shop, &mutations, together);
+    (statuses, get_record(&api, &shop.owner, "products", &id).status)
+}
+
+#[test]
+fn delete_then_edit_push_matches_apart() {
+    let shop = sync_shop("delrepeat");
+    let (together, together_read) = delete_then_edit(&shop, true);
+    let (apart, apart_read) = delete_then_edit(&shop, false);
+
+    assert_eq!(together, apart);
+    assert_eq!(together_read, apart_read, "statuses {together:?}");
+    assert_eq!(together[0], "applied", "{together:?}");
+}
+
+/// Deletes a category and then creates a product in it, and returns the statuses.
+fn delete_category_then_reference(shop: &crate::SyncShop, together: bool) -> Vec<Value> {
+    let api = api();
+    let device = shop.device_a.device();
+    let category_id = uuid::Uuid::new_v4().to_string();
+    let created = push_one(
+        &api,
+        &shop.device_a,
+        create_mutation(
+            "categories",
+            &category_id,
+            json!({"name": "Kue Basah"}),
+            &hlc_now(device),
+        ),
+    );
+    assert_status(&created, "applied");
+    let base = int_field(&created, "version");
+
+    let product_id = uuid::Uuid::new_v4().to_string();
+    let mutations = [
+        delete_mutation("categories", &category_id, base, &hlc_shifted(device, 1)),
+        create_mutation(
+            "products",
+            &product_id,
+            json!({"name": "Klepon", "price": 2000, "category_id": category_id}),
+            &hlc_shifted(device, 2),
+        ),
+    ];
+    push_statuses(shop, &mutations, together)
+}
+
+#[test]
+fn reference_to_deleted_category_rejected() {
+    let shop = sync_shop("delref");
+    let together = delete_category_then_reference(&shop, true);
+    let apart = delete_category_then_reference(&shop, false);
+
+    assert_eq!(together, apart);
+    assert_eq!(together[0], "applied", "{together:?}");
+    assert_eq!(together[1], "rejected", "{together:?}");
 }
