@@ -316,6 +316,9 @@ impl PushCache {
         if let Some(fields) = self.snapshots.get(&key) {
             return Ok(fields.clone());
         }
+        // NOTE: snapshots still held back for the flush are not in D1 yet, so a base version
+        // written earlier in this same push reads an older snapshot. No device can know such
+        // a version before its push returns, so only a forged base meets this.
         let fields = snapshot(writer, spec, record_id, version).await?;
         self.snapshots.insert(key, fields.clone());
         Ok(fields)
