@@ -182,18 +182,21 @@ impl PushCache {
             tables.push(None);
         }
 
-        let mut wanted: HashMap<&'static str, Vec<String>> = HashMap::new();
+        let mut record_ids: HashMap<&'static str, Vec<String>> = HashMap::new();
         for mutation in &mutations {
             if let Some(spec) = catalog_spec(mutation.entity) {
-                wanted.entry(spec.name).or_default().push(mutation.record_id.clone());
+                record_ids
+                    .entry(spec.name)
+                    .or_default()
+                    .push(mutation.record_id.clone());
                 for (table, id) in references(mutation) {
                     if let Some(table) = catalog_spec(&table) {
-                        wanted.entry(table.name).or_default().push(id);
+                        record_ids.entry(table.name).or_default().push(id);
                     }
                 }
             }
         }
-        for (table, mut ids) in wanted {
+        for (table, mut ids) in record_ids {
             ids.sort_unstable();
             ids.dedup();
             for chunk in ids.chunks(db::MAX_BOUND_VALUES) {
@@ -271,11 +274,11 @@ impl PushCache {
                 // The newest snapshot at or below the base: versions between belong to other
                 // records.
                 let sql = format!(
-                    "WITH wanted (record_id, base) AS (VALUES {}) \
-                     SELECT wanted.record_id AS record_id, wanted.base AS base, \
+                    "WITH requested (record_id, base) AS (VALUES {}) \
+                     SELECT requested.record_id AS record_id, requested.base AS base, \
                      (SELECT fields FROM record_history AS h WHERE h.tenant_id = ? AND h.entity = ? \
-                     AND h.record_id = wanted.record_id AND h.version <= wanted.base \
-                     ORDER BY h.version DESC LIMIT 1) AS fields FROM wanted",
+                     AND h.record_id = requested.record_id AND h.version <= requested.base \
+                     ORDER BY h.version DESC LIMIT 1) AS fields FROM requested",
                     vec!["(?, ?)"; chunk.len()].join(", ")
                 );
                 let mut args = Vec::with_capacity(chunk.len() * 2 + 2);
@@ -476,7 +479,7 @@ pub(crate) fn record_statement(
     db::statement(&writer.db, &sql, &row).map_err(internal)
 }
 
-/// Returns the statements that record a mutation's result; while commits are deferred the
+/// Returns the statements that record a mutation's result. While commits are deferred, the
 /// result joins the flush's multi-row INSERT instead.
 fn record_statements(
     writer: &mut Writer<'_>,
@@ -799,7 +802,7 @@ async fn apply_catalog(
     };
     let result = outcome(&mutation.id, decision.status(), version, &ignored);
     // An update keeps the cached row current, so a later change of the record in this push
-    // merges without a flush. A new row is left to be read back: its defaults come from SQL.
+    // merges without a flush. A new row is read back, because its defaults come from SQL.
     let updated_row = existing.as_ref().map(|row| {
         let deleted = match &decision {
             Decision::Delete => Some(true),
@@ -859,7 +862,7 @@ fn parse_fields(text: &str) -> Option<Map<String, Value>> {
         .and_then(|value| value.as_object().cloned())
 }
 
-/// Returns the version a pushed change to a stored record merges from: a change of a version
+/// Returns the version a pushed change to a stored record merges from. A change of a version
 /// this device wrote itself merges from that version.
 fn merge_base(mutation: &Mutation<'_>, row: &Row, device_id: &str) -> Option<i64> {
     effective_base(
